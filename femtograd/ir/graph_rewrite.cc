@@ -1,0 +1,150 @@
+#include "femtograd/ir/graph_rewrite.h"
+
+#include <atomic>
+#include <vector>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
+#include "femtograd/base/ptr_map.h"
+
+namespace fg {
+namespace {
+std::atomic<RewriteTracer*> g_tracer{nullptr};
+thread_local RewriteStats t_stats;
+
+struct Frame {
+  UOpRef n;       // the node being rewritten
+  UOpRef target;  // stage 2: the node whose final form n takes
+  uint8_t stage;
+  const Rule* rule;  // the rule that produced target (null when only sources changed)
+};
+
+struct Rewriter {
+  const PatternMatcher& pm;
+  void* ctx;
+  std::string_view pass;
+  Traversal order;
+  RewriteTracer* tracer;
+  PtrMap<UOpRef> done;         // node -> its final form; finals map to themselves
+  PtrMap<uint8_t> in_progress;  // 1 while a node's rewrite runs, 0 after (PtrMap cannot erase)
+  std::vector<Frame> stack;
+  Match scratch;
+  int64_t limit = getenv_int(Flag::REWRITE_LIMIT);
+  int64_t nested = 0;  // stage-2 frames on the stack that came from a rule
+
+  bool started(const UOp* n) {
+    const uint8_t* p = in_progress.find(n);
+    return p && *p;
+  }
+
+  [[noreturn]] void loop_error(const UOp* n) {
+    std::string rules;
+    int shown = 0;
+    for (auto it = stack.rbegin(); it != stack.rend() && shown < 4; ++it)
+      if (it->stage == 2 && it->rule) {
+        rules += (shown ? ", " : "") + it->rule->where();
+        shown++;
+      }
+    fail(ErrorKind::Internal, "graph_rewrite", "pass '", pass, "' does not converge: ", n->line(),
+         " is rewritten into a graph containing itself again; rules that fired: ",
+         rules.empty() ? "(none)" : rules);
+  }
+
+  // applies the matcher to n; on success pushes the result to be rewritten in turn
+  bool try_rules(const UOpRef& n) {
+    const Rule* rule = nullptr;
+    UOpRef r = pm.rewrite(n.get(), ctx, scratch, &rule);
+    if (!r) return false;
+    t_stats.fired++;
+    if (!rule->may_change_dtype && !(r->dtype == n->dtype))
+      fail(ErrorKind::Internal, "graph_rewrite", "pass '", pass, "': rule at ", rule->where(),
+           " turned ", n->line(), " into ", r->line(), " (dtype changed from ", n->dtype.name(),
+           " to ", r->dtype.name(), ")");
+    if (tracer) tracer->fired(*rule, n.get(), r.get());
+    if (++nested > limit)
+      fail(ErrorKind::Internal, "graph_rewrite", "pass '", pass, "' applied more than ", limit,
+           " nested rewrites (REWRITE_LIMIT); last rule: ", rule->where());
+    stack.push_back({n, r, 2, rule});
+    push_new(r);
+    return true;
+  }
+
+  void push_new(const UOpRef& n) {
+    if (done.find(n.get())) return;
+    if (started(n.get())) loop_error(n.get());
+    stack.push_back({n, nullptr, 0, nullptr});
+  }
+
+  void push_sources(const UOpRef& n) {
+    stack.push_back({n, nullptr, 1, nullptr});
+    for (size_t i = n->nsrc(); i-- > 0;) {
+      const UOpRef& s = n->src(i);
+      if (!done.find(s.get())) {
+        if (started(s.get())) loop_error(s.get());
+        stack.push_back({s, nullptr, 0, nullptr});
+      }
+    }
+  }
+
+  UOpRef run(const UOpRef& root) {
+    stack.push_back({root, nullptr, 0, nullptr});
+    while (!stack.empty()) {
+      Frame f = std::move(stack.back());
+      stack.pop_back();
+      const UOp* n = f.n.get();
+      if (f.stage == 0) {
+        if (done.find(n)) continue;  // reached twice through a shared subgraph
+        if (started(n)) loop_error(n);
+        in_progress.put(n, 1);
+        t_stats.nodes++;
+        if (order == Traversal::NodeFirst && try_rules(f.n)) continue;
+        push_sources(f.n);
+      } else if (f.stage == 1) {
+        bool changed = false;
+        std::vector<UOpRef> new_src;
+        new_src.reserve(n->nsrc());
+        for (const UOpRef& s : n->src()) {
+          const UOpRef& r = *done.find(s.get());
+          changed |= r.get() != s.get();
+          new_src.push_back(r);
+        }
+        if (changed) {
+          UOpRef rebuilt = n->replace_src(new_src);
+          stack.push_back({f.n, rebuilt, 2, nullptr});
+          push_new(rebuilt);
+        } else if (order == Traversal::NodeFirst || !try_rules(f.n)) {
+          finish(f.n, f.n);
+        }
+      } else {
+        if (f.rule) nested--;
+        finish(f.n, *done.find(f.target.get()));
+      }
+    }
+    return *done.find(root.get());
+  }
+
+  void finish(const UOpRef& n, UOpRef final_form) {
+    in_progress.put(n.get(), 0);
+    // keep n alive while its address is a key: a freed node's address could be reused
+    keep_alive.push_back(n);
+    done.put(n.get(), std::move(final_form));
+  }
+  std::vector<UOpRef> keep_alive;
+};
+
+}  // namespace
+
+void set_rewrite_tracer(RewriteTracer* t) { g_tracer.store(t); }
+RewriteStats& rewrite_stats() { return t_stats; }
+
+UOpRef graph_rewrite(const UOpRef& root, const PatternMatcher& pm, void* ctx, std::string_view pass,
+                     Traversal order) {
+  t_stats.calls++;
+  Rewriter rw{pm, ctx, pass, order, g_tracer.load(), PtrMap<UOpRef>(64), PtrMap<uint8_t>(64), {}, {}};
+  if (rw.tracer) rw.tracer->begin(pass, root.get());
+  UOpRef out = rw.run(root);
+  if (rw.tracer) rw.tracer->end(out.get());
+  return out;
+}
+
+}  // namespace fg
