@@ -149,6 +149,30 @@ void UOp::release(UOp* p) {
   draining = false;
 }
 
+namespace {
+std::mutex& attach_lock(const UOp* n) {
+  static std::mutex stripes[64];
+  return stripes[hash_mix(reinterpret_cast<uintptr_t>(n)) & 63];
+}
+}  // namespace
+
+UOpRef UOp::realized() const {
+  std::lock_guard lock(attach_lock(this));
+  return realized_;
+}
+void UOp::set_realized(const UOpRef& buffer) const {
+  std::lock_guard lock(attach_lock(this));
+  realized_ = buffer;
+}
+std::shared_ptr<void> UOp::payload() const {
+  std::lock_guard lock(attach_lock(this));
+  return payload_;
+}
+void UOp::set_payload(std::shared_ptr<void> p) const {
+  std::lock_guard lock(attach_lock(this));
+  payload_ = std::move(p);
+}
+
 size_t UOp::live_count() { return g_live.load(); }
 size_t UOp::created_count() { return g_created.load(); }
 

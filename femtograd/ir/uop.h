@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -74,6 +75,14 @@ class UOp {
 
   UOpRef ref() const { return UOpRef::share(this); }
 
+  // ---- results of earlier realizes (set by the engine; nodes are otherwise immutable)
+  // the BUFFER node this node's value was stored in, or null
+  UOpRef realized() const;
+  void set_realized(const UOpRef& buffer) const;
+  // the runtime object behind a BUFFER node (opaque here: the engine's device buffer)
+  std::shared_ptr<void> payload() const;
+  void set_payload(std::shared_ptr<void> p) const;
+
   // ---- building
   static UOpRef make(Op op, DType dtype, std::span<const UOpRef> src = {}, Arg arg = {});
   static UOpRef make(Op op, DType dtype, std::initializer_list<UOpRef> src, Arg arg = {}) {
@@ -138,6 +147,8 @@ class UOp {
   uint64_t hash_;
   int64_t vmin_ = 0, vmax_ = 0;
   UOpRef* srcs_;  // points into the same allocation, right after the node
+  mutable UOpRef realized_;              // guarded by a striped lock (uop.cc)
+  mutable std::shared_ptr<void> payload_;
 };
 
 inline void UOpRef::inc() const {

@@ -1,0 +1,37 @@
+// The codegen pipeline: kernel AST (schedule.h) + target -> a linear program a renderer prints.
+// Each step is one named pass; see codegen.cc for the list and why each step is there.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "femtograd/ir/shape.h"
+#include "femtograd/ir/uop.h"
+
+namespace fg {
+
+// What codegen needs to know about the machine (runtime/ fills it in per device).
+struct Target {
+  std::string lang = "c";     // the renderer that will print the program
+  bool gpu = false;           // thread/block ids instead of a parallel loop
+  int vector_bytes = 32;      // widest native vector (AVX2: 32)
+};
+
+struct KernelProgram {
+  std::string name;                  // e.g. r_64_32_16: kind and iteration sizes
+  std::vector<UOpRef> lines;         // the linear program
+  std::vector<DType> params;         // DEFINE_GLOBAL i: its pointer dtype
+  std::vector<std::string> var_names;
+  UOpRef parallel_range;             // CPU: the loop run over [lo, hi) per thread; null: none
+  int64_t global_size[3] = {1, 1, 1};
+  int64_t local_size[3] = {1, 1, 1};
+  int64_t flops = 0, bytes = 0;      // estimates for DEBUG=2 (GFLOP/s, GB/s)
+  UOpRef ast;                        // the AST this came from
+};
+
+KernelProgram codegen(const UOpRef& ast, const Target& target);
+
+// The iteration shape of a kernel: the stored value's shape with axes merged wherever every read
+// and the write index them as one contiguous run (fewer loops, simpler index math).
+Shape iteration_shape(const UOpRef& ast);
+
+}  // namespace fg

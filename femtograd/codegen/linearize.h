@@ -1,0 +1,19 @@
+// Linearizing: a lowered kernel graph (RANGE, REDUCE, LOAD, STORE, ALU) becomes the ordered list
+// of lines a renderer prints. Guarantees: loops nest as the ranges require; each node is placed in
+// the outermost loop that all its inputs allow (loop-invariant values are hoisted); every REDUCE
+// becomes an accumulator (DEFINE_REG) set before its loops, updated inside them
+// (STORE(acc, acc op x)), and read after them; every RANGE opened is closed by an END.
+#pragma once
+#include <vector>
+
+#include "femtograd/ir/uop.h"
+
+namespace fg {
+
+// sink: SINK of STOREs; loop_order: the output ranges, outermost first (opened before anything).
+std::vector<UOpRef> linearize(const UOpRef& sink, const std::vector<UOpRef>& loop_order);
+
+// The identity of a reduction: 0 for ADD, -inf (or the dtype min) for MAX, 1 for MUL.
+UOpRef reduce_identity(Op op, DType dt);
+
+}  // namespace fg

@@ -1,0 +1,141 @@
+#include "femtograd/engine/realize.h"
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
+#include "femtograd/render/c.h"
+#include "femtograd/schedule/schedule.h"
+
+namespace fg {
+
+GlobalCounters& GlobalCounters::get() {
+  static GlobalCounters g;
+  return g;
+}
+
+std::shared_ptr<Buffer> buffer_of(const UOpRef& node) {
+  FG_ASSERT(node->op == Op::BUFFER, "buffer_of needs a BUFFER node, got ", node->line());
+  if (auto p = node->payload()) return std::static_pointer_cast<Buffer>(p);
+  Device& dev = get_device(node->src(1)->arg.as_str());
+  auto buf = Buffer::create(dev, node->dtype, node->arg.as_int());
+  node->set_payload(buf);
+  return buf;
+}
+
+Target target_for(Device& dev) {
+  Target t;
+  t.lang = dev.renderer();
+  t.gpu = t.lang != "c";
+  return t;
+}
+
+namespace {
+struct KernelCache {
+  std::mutex mu;
+  // (device, AST) -> kernel; the AST is kept alive by the entry
+  std::unordered_map<std::string, std::pair<UOpRef, std::shared_ptr<CompiledKernel>>> map;
+  static std::string key(const UOpRef& ast, Device& dev) {
+    return dev.name() + "/" + std::to_string(reinterpret_cast<uintptr_t>(ast.get()));
+  }
+};
+KernelCache& kernel_cache() {
+  static KernelCache c;
+  return c;
+}
+
+std::shared_ptr<CompiledKernel> lookup(const UOpRef& ast, Device& dev) {
+  KernelCache& kc = kernel_cache();
+  std::lock_guard lock(kc.mu);
+  auto it = kc.map.find(KernelCache::key(ast, dev));
+  return it == kc.map.end() ? nullptr : it->second.second;
+}
+
+// Generates and compiles the kernels not in the cache, all sources compiled in parallel.
+void prepare(const std::vector<std::pair<UOpRef, Device*>>& asts) {
+  std::vector<std::shared_ptr<CompiledKernel>> fresh;
+  std::vector<std::pair<UOpRef, Device*>> todo;
+  for (const auto& [ast, dev] : asts) {
+    if (lookup(ast, *dev)) continue;
+    bool dup = false;
+    for (auto& t : todo) dup |= t.first == ast && t.second == dev;
+    if (dup) continue;
+    auto ck = std::make_shared<CompiledKernel>();
+    ck->prog = codegen(ast, target_for(*dev));
+    ck->source = render_c(ck->prog);
+    if (getenv_int(Flag::DEBUG) >= 4) std::fprintf(stderr, "%s\n", ck->source.c_str());
+    fresh.push_back(ck);
+    todo.push_back({ast, dev});
+  }
+  if (todo.empty()) return;
+  // group by device for compile_all
+  std::unordered_map<Device*, std::vector<size_t>> by_dev;
+  for (size_t i = 0; i < todo.size(); i++) by_dev[todo[i].second].push_back(i);
+  for (auto& [dev, idxs] : by_dev) {
+    std::vector<std::pair<std::string, std::string>> srcs;
+    for (size_t i : idxs) srcs.emplace_back(fresh[i]->prog.name, fresh[i]->source);
+    std::vector<std::string> bins = compile_all(*dev, srcs);
+    for (size_t j = 0; j < idxs.size(); j++) {
+      auto& ck = fresh[idxs[j]];
+      ck->program = dev->load(ck->prog.name, bins[j]);
+    }
+  }
+  KernelCache& kc = kernel_cache();
+  std::lock_guard lock(kc.mu);
+  for (size_t i = 0; i < todo.size(); i++)
+    kc.map.emplace(KernelCache::key(todo[i].first, *todo[i].second), std::make_pair(todo[i].first, fresh[i]));
+}
+
+void run_copy(const std::shared_ptr<Buffer>& dst, const std::shared_ptr<Buffer>& src) {
+  std::vector<unsigned char> host(src->nbytes());
+  src->copy_out(host.data(), host.size());
+  dst->ensure_allocated();
+  dst->copy_in(host.data(), host.size());
+}
+}  // namespace
+
+std::shared_ptr<CompiledKernel> get_kernel(const UOpRef& ast, Device& dev) {
+  if (auto k = lookup(ast, dev)) return k;
+  prepare({{ast, &dev}});
+  return lookup(ast, dev);
+}
+
+void realize(const std::vector<UOpRef>& roots) {
+  Schedule sched = create_schedule(roots);
+  std::vector<std::pair<UOpRef, Device*>> asts;
+  for (const ScheduleItem& it : sched.items)
+    if (it.kind == ScheduleItem::Kind::Kernel) asts.push_back({it.ast, &get_device(it.device)});
+  prepare(asts);
+
+  int debug = static_cast<int>(getenv_int(Flag::DEBUG));
+  GlobalCounters& gc = GlobalCounters::get();
+  for (const ScheduleItem& it : sched.items) {
+    std::vector<std::shared_ptr<Buffer>> bufs;
+    for (const UOpRef& b : it.bufs) bufs.push_back(buffer_of(b));
+    if (it.kind == ScheduleItem::Kind::Copy) {
+      run_copy(bufs[0], bufs[1]);
+      continue;
+    }
+    Device& dev = get_device(it.device);
+    auto ck = lookup(it.ast, dev);
+    std::vector<void*> ptrs;
+    for (auto& b : bufs) ptrs.push_back(b->ensure_allocated());
+    LaunchDims dims;
+    for (int i = 0; i < 3; i++) dims.global[i] = ck->prog.global_size[i], dims.local[i] = ck->prog.local_size[i];
+    double t = ck->program->run(ptrs, {}, dims, debug >= 2);
+    gc.kernel_count++;
+    gc.global_ops += ck->prog.flops;
+    gc.global_mem += ck->prog.bytes;
+    gc.time_sum_s += t;
+    if (debug >= 2)
+      std::fprintf(stderr, "*** %-6s %4lld %-28s %9.2f us  %8.2f GFLOP/s  %8.2f GB/s\n", dev.name().c_str(),
+                   static_cast<long long>(gc.kernel_count), ck->prog.name.c_str(), t * 1e6,
+                   t > 0 ? ck->prog.flops / t * 1e-9 : 0.0, t > 0 ? ck->prog.bytes / t * 1e-9 : 0.0);
+  }
+  for (auto& [node, buf] : sched.stored) node->set_realized(buf);
+}
+
+}  // namespace fg

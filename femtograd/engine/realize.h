@@ -1,0 +1,41 @@
+// Realize: schedule the values, generate and compile their kernels (in parallel, through the
+// in-memory and disk caches), run them in order, and remember where each stored value lives.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "femtograd/codegen/codegen.h"
+#include "femtograd/ir/uop.h"
+#include "femtograd/runtime/buffer.h"
+#include "femtograd/runtime/device.h"
+
+namespace fg {
+
+void realize(const std::vector<UOpRef>& roots);
+
+// The device buffer behind a BUFFER node, created (not yet allocated) on first use.
+std::shared_ptr<Buffer> buffer_of(const UOpRef& buffer_node);
+
+// A compiled kernel: the generated program and what runs it. Shared by every kernel with the
+// same AST on the same device.
+struct CompiledKernel {
+  KernelProgram prog;
+  std::string source;
+  std::unique_ptr<Program> program;
+};
+std::shared_ptr<CompiledKernel> get_kernel(const UOpRef& ast, Device& dev);
+
+// what codegen targets on this device
+Target target_for(Device& dev);
+
+// Process-wide counters (GlobalCounters): kernels run, FLOPs and bytes of those kernels, and the
+// time spent in them when timed.
+struct GlobalCounters {
+  int64_t kernel_count = 0, global_ops = 0, global_mem = 0;
+  double time_sum_s = 0;
+  static GlobalCounters& get();
+  void reset() { *this = GlobalCounters{}; }
+};
+
+}  // namespace fg

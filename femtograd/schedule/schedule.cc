@@ -1,0 +1,239 @@
+#include "femtograd/schedule/schedule.h"
+
+#include <atomic>
+#include <unordered_map>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/ptr_map.h"
+
+namespace fg {
+namespace {
+
+std::atomic<int64_t> g_unique{0};
+
+bool is_leaf(const UOp* n) {
+  return n->op == Op::BUFFER || n->op == Op::DEFINE_VAR || n->op == Op::BIND ||
+         (n->op == Op::CONST && n->nsrc() > 0) || n->realized();
+}
+
+// nodes reachable from roots, sources first, not descending into leaves
+std::vector<const UOp*> tensor_toposort(const std::vector<UOpRef>& roots) {
+  std::vector<const UOp*> order;
+  PtrMap<uint8_t> state;  // 1: children pushed, 2: emitted
+  std::vector<std::pair<const UOp*, bool>> stack;
+  for (auto it = roots.rbegin(); it != roots.rend(); ++it) stack.push_back({it->get(), false});
+  while (!stack.empty()) {
+    auto [n, expanded] = stack.back();
+    stack.pop_back();
+    uint8_t* st = state.find(n);
+    if (expanded) {
+      if (*st != 2) { *st = 2; order.push_back(n); }
+      continue;
+    }
+    if (st) continue;
+    state.put(n, 1);
+    stack.push_back({n, true});
+    if (is_leaf(n)) continue;
+    for (size_t i = n->nsrc(); i-- > 0;)
+      if (!state.find(n->src(i).get())) stack.push_back({n->src(i).get(), false});
+  }
+  return order;
+}
+
+bool expands(const UOp* n, ShapeCache& shapes) {
+  if (n->op != Op::EXPAND) return false;
+  Shape in = shapes(n->src(0).get());
+  const auto& out = n->arg.as_ints();
+  for (size_t i = 0; i < out.size(); i++)
+    if (in[i] != out[i]) return true;
+  return false;
+}
+
+struct Scheduler {
+  ShapeCache shapes;
+  PtrMap<UOpRef> stored;  // stored node -> its output BUFFER (null until made)
+  std::vector<const UOp*> stored_order;
+
+  void store(const UOp* n) {
+    if (stored.find(n) || is_leaf(n)) return;
+    stored.put(n, UOpRef());
+  }
+  bool is_stored(const UOp* n) { return stored.find(n) != nullptr; }
+
+  // does n's kernel-local subgraph (stopping at leaves and stored nodes) hold a reduce?
+  bool holds_reduce(const UOp* root) {
+    std::vector<const UOp*> stack{root};
+    PtrMap<uint8_t> seen;
+    while (!stack.empty()) {
+      const UOp* n = stack.back();
+      stack.pop_back();
+      if (seen.find(n)) continue;
+      seen.put(n, 1);
+      if (n->op == Op::REDUCE_AXIS) return true;
+      for (const UOpRef& s : n->src())
+        if (!is_leaf(s.get()) && !is_stored(s.get())) stack.push_back(s.get());
+    }
+    return false;
+  }
+
+  // the value a stored node's kernel computes
+  static const UOp* stored_value(const UOp* n) {
+    if (n->op == Op::CONTIGUOUS) return n->src(0).get();
+    if (n->op == Op::ASSIGN) return n->src(1).get();
+    return n;
+  }
+};
+
+// Walks through RESHAPEs to the BUFFER an ASSIGN writes into.
+UOpRef assign_target_buffer(const UOp* target) {
+  const UOp* t = target;
+  while (t->op == Op::RESHAPE) t = t->src(0).get();
+  if (t->op == Op::BUFFER) return t->ref();
+  if (UOpRef r = t->realized()) return r;
+  fail(ErrorKind::Value, "assign", "the target must be a realized tensor, got ", t->line());
+}
+
+}  // namespace
+
+UOpRef new_buffer(const std::string& device, DType dtype, int64_t size) {
+  UOpRef uniq = UOp::make(Op::UNIQUE, dtypes::void_, {}, Arg(g_unique.fetch_add(1)));
+  UOpRef dev = UOp::make(Op::DEVICE, dtypes::void_, {}, Arg(device));
+  return UOp::make(Op::BUFFER, dtype.scalar_type(), {uniq, dev}, Arg(size));
+}
+
+std::string device_of(const UOp* root) {
+  std::vector<const UOp*> stack{root};
+  PtrMap<uint8_t> seen;
+  while (!stack.empty()) {
+    const UOp* n = stack.back();
+    stack.pop_back();
+    if (seen.find(n)) continue;
+    seen.put(n, 1);
+    if (n->op == Op::DEVICE) return n->arg.as_str();
+    if (UOpRef r = n->realized()) { stack.push_back(r.get()); continue; }
+    if (n->op == Op::COPY) return n->src(1)->arg.as_str();
+    for (const UOpRef& s : n->src()) stack.push_back(s.get());
+  }
+  return "";
+}
+
+Schedule create_schedule(const std::vector<UOpRef>& roots) {
+  Scheduler sc;
+  std::vector<const UOp*> topo = tensor_toposort(roots);
+
+  // 1. what must be stored
+  PtrMap<int> users;
+  for (const UOp* n : topo)
+    if (!is_leaf(n))
+      for (const UOpRef& s : n->src()) {
+        int* u = users.find(s.get());
+        if (u) (*u)++; else users.put(s.get(), 1);
+      }
+  for (const UOpRef& r : roots) {
+    const UOp* n = r.get();
+    while (is_movement(n->op) && !is_leaf(n)) n = n->src(0).get();  // a view needs no kernel
+    sc.store(n);
+  }
+  for (const UOp* n : topo) {
+    if (is_leaf(n)) continue;
+    if (n->op == Op::CONTIGUOUS || n->op == Op::ASSIGN) sc.store(n);
+    if (n->op == Op::COPY) { sc.store(n); sc.store(n->src(0).get()); }
+    if (n->op == Op::REDUCE_AXIS && users.find(n) && *users.find(n) > 1) sc.store(n);
+    if (expands(n, sc.shapes)) {
+      const UOp* s = n->src(0).get();
+      while (is_movement(s->op) && !is_leaf(s)) s = s->src(0).get();
+      if (!is_leaf(s) && !sc.is_stored(s) && sc.holds_reduce(s)) sc.store(s);
+    }
+  }
+
+  // 2. one kernel per stored node, in topological order
+  Schedule out;
+  for (const UOp* n : topo) {
+    if (!sc.is_stored(n)) continue;
+    Shape shape = sc.shapes(n);
+    std::string device = device_of(n);
+    FG_CHECK(!device.empty(), ErrorKind::Value, "realize", "cannot tell the device of ", n->line());
+    UOpRef out_buf = n->op == Op::ASSIGN ? assign_target_buffer(n->src(0).get())
+                                         : new_buffer(device, n->dtype, prod(shape));
+    sc.stored.put(n, out_buf);
+    out.stored.emplace_back(n->ref(), out_buf);
+    if (prod(shape) == 0) continue;  // nothing to compute
+
+    if (n->op == Op::COPY) {
+      const UOp* src = n->src(0).get();
+      UOpRef src_buf = src->op == Op::BUFFER ? src->ref() : src->realized();
+      if (!src_buf) src_buf = *sc.stored.find(src);
+      ScheduleItem item;
+      item.kind = ScheduleItem::Kind::Copy;
+      item.bufs = {out_buf, src_buf};
+      item.device = device;
+      item.outputs = {n->ref()};
+      out.items.push_back(std::move(item));
+      continue;
+    }
+
+    // build the AST: leaves and other stored nodes become parameters
+    ScheduleItem item;
+    item.device = device;
+    item.outputs = {n->ref()};
+    item.bufs.push_back(out_buf);
+    PtrMap<int> param_of;  // BUFFER node -> parameter number
+    auto param = [&](const UOpRef& buf) {
+      if (int* p = param_of.find(buf.get())) return *p;
+      int p = static_cast<int>(item.bufs.size());
+      if (buf.get() == out_buf.get()) p = 0;
+      else item.bufs.push_back(buf);
+      param_of.put(buf.get(), p);
+      return p;
+    };
+    param(out_buf);
+    auto global = [&](const UOpRef& buf, const Shape& shape) {
+      int p = param(buf);
+      UOpRef g = UOp::make(Op::DEFINE_GLOBAL, buf->dtype.ptr(buf->arg.as_int()), {}, Arg(p));
+      if (shape.size() == 1 && shape[0] == buf->arg.as_int()) return g;
+      return UOp::make(Op::RESHAPE, buf->dtype, {g}, Arg(shape));
+    };
+
+    const UOp* value = Scheduler::stored_value(n);
+    PtrMap<UOpRef> built;
+    std::vector<UOpRef> keep;
+    std::vector<std::pair<const UOp*, bool>> stack{{value, false}};
+    while (!stack.empty()) {
+      auto [m, ready] = stack.back();
+      stack.pop_back();
+      if (built.find(m)) continue;
+      UOpRef r;
+      if (m != n && sc.is_stored(m)) {
+        r = global(*sc.stored.find(m), sc.shapes(m));
+      } else if (m->op == Op::BUFFER) {
+        r = global(m->ref(), {m->arg.as_int()});
+      } else if (UOpRef rb = m->realized()) {
+        r = global(rb, sc.shapes(m));
+      } else if (m->op == Op::CONST && m->nsrc() > 0) {
+        r = UOp::make(Op::CONST, m->dtype, {}, m->arg);
+      } else if (!ready) {
+        stack.push_back({m, true});
+        for (size_t i = m->nsrc(); i-- > 0;)
+          if (!built.find(m->src(i).get())) stack.push_back({m->src(i).get(), false});
+        continue;
+      } else {
+        std::vector<UOpRef> srcs;
+        for (const UOpRef& s : m->src()) srcs.push_back(*built.find(s.get()));
+        r = m->replace_src(srcs);
+      }
+      keep.push_back(m->ref());
+      built.put(m, r);
+    }
+    UOpRef val = *built.find(value);
+    if (val->dtype != n->dtype) val = val->cast(n->dtype);
+    Shape vshape = ShapeCache()(val.get());
+    if (vshape != shape) val = UOp::make(Op::RESHAPE, val->dtype, {val}, Arg(shape));
+    UOpRef g0 = UOp::make(Op::DEFINE_GLOBAL, out_buf->dtype.ptr(out_buf->arg.as_int()), {}, Arg(0));
+    UOpRef store = UOp::make(Op::STORE, dtypes::void_, {g0, val});
+    item.ast = UOp::make(Op::SINK, dtypes::void_, {store});
+    out.items.push_back(std::move(item));
+  }
+  return out;
+}
+
+}  // namespace fg
