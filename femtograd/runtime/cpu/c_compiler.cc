@@ -25,9 +25,10 @@ namespace fg {
 namespace fs = std::filesystem;
 namespace {
 
-// IEEE semantics hold: no -ffast-math, no fused multiply-add (results match a plain C loop)
-const char* const kFlags[] = {"-O2",     "-march=native",     "-fPIC",
-                              "-shared", "-ffp-contract=off", "-fno-math-errno"};
+// IEEE semantics hold: no -ffast-math, no fused multiply-add (results match a plain C loop);
+// -fwrapv: signed integers wrap, as the IR defines them (C leaves overflow undefined)
+const char* const kFlags[] = {"-O2",     "-march=native",     "-fPIC",          "-shared",
+                              "-ffp-contract=off", "-fno-math-errno", "-fwrapv"};
 
 std::vector<std::string> split_words(const std::string& s) {
   std::vector<std::string> out;

@@ -55,8 +55,11 @@ bool write_all(int fd, const std::string& data) {
 }
 
 // dlopen of in-memory bytes: through a memfd (no file on disk, works on noexec /tmp), else
-// through a temporary file that is unlinked as soon as it is mapped
-void* dlopen_bytes(const std::string& binary, const std::string& name, std::string* error) {
+// through a temporary file that is unlinked as soon as it is mapped. The memfd stays open while the
+// library is loaded (*keep_fd): dlopen knows libraries by path, and a closed fd's number, reused
+// for the next kernel, would make dlopen hand back the old library.
+void* dlopen_bytes(const std::string& binary, const std::string& name, std::string* error, int* keep_fd) {
+  *keep_fd = -1;
   int fd = ::memfd_create(("fg_" + name).substr(0, 240).c_str(), MFD_CLOEXEC);
   if (fd >= 0) {
     void* h = nullptr;
@@ -65,8 +68,11 @@ void* dlopen_bytes(const std::string& binary, const std::string& name, std::stri
       h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!h) *error = ::dlerror();
     }
+    if (h) {
+      *keep_fd = fd;
+      return h;
+    }
     ::close(fd);
-    if (h) return h;
   }
   const char* t = std::getenv("TMPDIR");
   std::string tmpl = std::string(t && *t ? t : "/tmp") + "/fg-kernel-XXXXXX.so";
@@ -87,17 +93,21 @@ class CPUProgram final : public Program {
  public:
   CPUProgram(const std::string& name, const std::string& binary) : name_(name) {
     std::string error;
-    handle_ = dlopen_bytes(binary, name, &error);
+    handle_ = dlopen_bytes(binary, name, &error, &fd_);
     FG_CHECK(handle_, ErrorKind::Runtime, "CPU load", "kernel ", name, ": cannot load its ",
              binary.size(), "-byte binary: ", error);
     fn_ = reinterpret_cast<KernelFn>(::dlsym(handle_, name.c_str()));
     if (!fn_) {
       ::dlclose(handle_);
+      if (fd_ >= 0) ::close(fd_);
       fail(ErrorKind::Runtime, "CPU load", "kernel ", name, ": no symbol '", name,
            "' in its binary");
     }
   }
-  ~CPUProgram() override { ::dlclose(handle_); }
+  ~CPUProgram() override {
+    ::dlclose(handle_);
+    if (fd_ >= 0) ::close(fd_);
+  }
 
   double run(std::span<void* const> bufs, std::span<const int64_t> vars, const LaunchDims& dims,
              bool timed) override {
@@ -117,6 +127,7 @@ class CPUProgram final : public Program {
  private:
   std::string name_;
   void* handle_ = nullptr;
+  int fd_ = -1;  // the memfd behind handle_, open while it is loaded
   KernelFn fn_ = nullptr;
 };
 
