@@ -170,6 +170,22 @@ class Tensor {
   Tensor matmul(const Tensor& o) const;
   Tensor dot(const Tensor& o) const { return matmul(o); }
 
+  // ---- autograd (tensor/autograd.cc): gradient rules are pattern sets over UOps
+  bool requires_grad() const { return st().requires_grad; }
+  Tensor& requires_grad_(bool on = true);
+  // the accumulated gradient, or an empty handle (defined() == false) before any backward
+  Tensor grad() const;
+  void set_grad(const Tensor& g) const;
+  void zero_grad() const;
+  // d(this)/d(every tensor with requires_grad that this depends on), accumulated into their grad;
+  // this must hold one element unless a gradient of its shape is given
+  void backward(std::optional<Tensor> gradient = {}) const;
+  Tensor detach() const;
+  // gradients of this with respect to `wrt`, without touching .grad (functional form)
+  std::vector<Tensor> gradient(const std::vector<Tensor>& wrt, std::optional<Tensor> gradient = {}) const;
+
+  // ---- more ops (tensor/*.cc beyond the core): declared below this line
+
   // ---- helpers shared by the op files
   int64_t norm_axis(int64_t axis, const char* op) const;  // negative -> positive, checked
   std::vector<int64_t> norm_axes(std::vector<int64_t> axes, const char* op) const;
@@ -185,7 +201,10 @@ class Tensor {
     UOpRef uop;
     Shape shape;
     std::string device;
+    bool requires_grad = false;
+    std::shared_ptr<Tensor> grad;  // accumulated by backward()
   };
+  friend struct TensorAccess;
   const State& st() const;
   std::shared_ptr<State> s_;
 };
