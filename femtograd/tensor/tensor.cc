@@ -131,8 +131,9 @@ void Tensor::realize_all(std::vector<Tensor*> ts) {
   for (Tensor* t : ts) {
     UOpRef r = t->uop()->realized();
     if (!r) continue;
+    // every handle of this tensor sees the buffer now (state is shared, like a Python object)
     const Shape& sh = t->shape();
-    t->s_ = std::make_shared<State>(State{sh == Shape{r->arg.as_int()} ? r : UOp::make(Op::RESHAPE, r->dtype, {r}, Arg(sh)), sh, t->device()});
+    t->s_->uop = sh == Shape{r->arg.as_int()} ? r : UOp::make(Op::RESHAPE, r->dtype, {r}, Arg(sh));
   }
 }
 
