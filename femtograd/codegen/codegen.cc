@@ -15,9 +15,89 @@
 
 namespace fg {
 
+namespace {
+// Coefficients of the output ranges in an index expression, when it is affine in them.
+struct Affine {
+  bool ok = true;
+  std::vector<int64_t> coef;  // per output axis
+};
+
+// coef of each output range in e (sums of range*const and other terms); ok=false when an output
+// range appears inside anything else (a div, a mod, a comparison)
+void affine_coefs(const UOp* e, int64_t mul, const std::vector<const UOp*>& ranges, Affine& out) {
+  if (e->op == Op::ADD) {
+    affine_coefs(e->src(0).get(), mul, ranges, out);
+    affine_coefs(e->src(1).get(), mul, ranges, out);
+    return;
+  }
+  if (e->op == Op::MUL && e->src(1)->op == Op::CONST) {
+    affine_coefs(e->src(0).get(), mul * e->src(1)->arg.to_int(), ranges, out);
+    return;
+  }
+  for (size_t d = 0; d < ranges.size(); d++)
+    if (e == ranges[d]) { out.coef[d] += mul; return; }
+  // any other node: fine as long as no output range hides inside it
+  for (const UOp* n : e->toposort())
+    for (size_t d = 0; d < ranges.size(); d++)
+      if (n == ranges[d]) out.ok = false;
+}
+}  // namespace
+
 Shape iteration_shape(const UOpRef& ast) {
   const UOp* store = ast->src(0).get();
-  return ShapeCache()(store->src(1).get());
+  Shape shape = ShapeCache()(store->src(1).get());
+  Lowered low = lower_kernel(ast, shape);
+  UOpRef sink = graph_rewrite(low.sink, symbolic(), "symbolic: index math");
+  size_t n = shape.size();
+  std::vector<const UOp*> ranges;
+  for (const UOpRef& r : low.out_ranges) ranges.push_back(r.get());
+  auto range_axis = [&](const UOp* u) -> int {
+    for (size_t d = 0; d < n; d++)
+      if (ranges[d] == u) return static_cast<int>(d);
+    return -1;
+  };
+  // 1. ranges read by anything but the index arithmetic of a load or store (a mask, a
+  //    comparison, a value) keep their axis: merging would turn them into div/mod
+  std::vector<bool> pinned(n, false);
+  // marks the ranges of an index-arithmetic expression (walking only through ADD and MUL)
+  auto pin_all = [&](const UOp* e) {
+    std::vector<const UOp*> stack{e};
+    while (!stack.empty()) {
+      const UOp* m = stack.back();
+      stack.pop_back();
+      if (int d = range_axis(m); d >= 0) pinned[d] = true;
+      if (m->op == Op::ADD || m->op == Op::MUL)
+        for (const UOpRef& x : m->src()) stack.push_back(x.get());
+    }
+  };
+  std::vector<std::vector<int64_t>> coefs;  // per INDEX: coefficient of each output axis
+  for (const UOp* u : sink->toposort()) {
+    if (u->op == Op::ADD || u->op == Op::MUL || u->op == Op::RANGE || u->op == Op::CONST) continue;
+    for (size_t i = 0; i < u->nsrc(); i++) {
+      if (u->op == Op::INDEX && i == 1) continue;
+      pin_all(u->src(i).get());
+    }
+    if (u->op == Op::INDEX) {
+      Affine a;
+      a.coef.assign(n, 0);
+      affine_coefs(u->src(1).get(), 1, ranges, a);
+      if (!a.ok) pin_all(u->src(1).get());
+      else coefs.push_back(std::move(a.coef));
+    }
+  }
+  // 2. merge consecutive axes p, q (size-1 axes between them vanish) when every access walks
+  //    them as one run: coef[p] == coef[q] * shape[q]
+  Shape out;
+  int prev = -1;
+  for (size_t d = 0; d < n; d++) {
+    if (shape[d] == 1) continue;
+    bool join = prev >= 0 && !pinned[prev] && !pinned[d];
+    for (const auto& c : coefs) join = join && c[prev] == c[d] * shape[d];
+    if (join) out.back() *= shape[d];
+    else out.push_back(shape[d]);
+    prev = static_cast<int>(d);
+  }
+  return out;
 }
 
 namespace {

@@ -53,18 +53,22 @@ std::string short_name(ScalarType s) {
   }
 }
 
-const char* kPrelude = R"(#include <math.h>
+// Helper functions a kernel may need; only the ones it uses are emitted (less for the C compiler).
+const char* kHead = R"(#include <math.h>
 #include <string.h>
-typedef union { float f; unsigned int u; } fg_fu;
+)";
+const char* kBits = R"(typedef union { float f; unsigned int u; } fg_fu;
 static inline float fg_bits2f(unsigned int u) { fg_fu x; x.u = u; return x.f; }
 static inline unsigned int fg_f2bits(float f) { fg_fu x; x.f = f; return x.u; }
-static inline float fg_from_bf16(unsigned short h) { return fg_bits2f((unsigned int)h << 16); }
+)";
+const char* kBF16 = R"(static inline float fg_from_bf16(unsigned short h) { return fg_bits2f((unsigned int)h << 16); }
 static inline unsigned short fg_to_bf16(float f) {
   unsigned int u = fg_f2bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);
   return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
-static inline float fg_from_f16(unsigned short h) {
+)";
+const char* kF16 = R"(static inline float fg_from_f16(unsigned short h) {
   unsigned int s = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   if (e == 0x1f) return fg_bits2f(s | 0x7f800000u | (m << 13));
   if (e == 0) { float v = (float)m * 5.9604644775390625e-8f; return s ? -v : v; }
@@ -82,7 +86,8 @@ static inline unsigned short fg_to_f16(float f) {
   unsigned int r = a + 0xfffu + ((a >> 13) & 1u);
   return (unsigned short)(s | ((r - 0x38000000u) >> 13));
 }
-static inline float fg_fp8_decode(unsigned char v, int mbits, int bias, int e4m3) {
+)";
+const char* kFP8 = R"(static inline float fg_fp8_decode(unsigned char v, int mbits, int bias, int e4m3) {
   int s = v >> 7, e = (v >> mbits) & ((1 << (7 - mbits)) - 1), m = v & ((1 << mbits) - 1);
   float r;
   if (e4m3 && e == 15 && m == 7) r = NAN;
@@ -113,7 +118,8 @@ static inline float fg_from_e4m3(unsigned char v) { return fg_fp8_decode(v, 3, 7
 static inline unsigned char fg_to_e4m3(float f) { return fg_fp8_encode(f, 3, 7, 1); }
 static inline float fg_from_e5m2(unsigned char v) { return fg_fp8_decode(v, 2, 15, 0); }
 static inline unsigned char fg_to_e5m2(float f) { return fg_fp8_encode(f, 2, 15, 0); }
-static inline unsigned long long fg_threefry(unsigned long long x, unsigned long long key) {
+)";
+const char* kThreefry = R"(static inline unsigned long long fg_threefry(unsigned long long x, unsigned long long key) {
   unsigned int x0 = (unsigned int)x, x1 = (unsigned int)(x >> 32);
   unsigned int k0 = (unsigned int)key, k1 = (unsigned int)(key >> 32), k2 = k0 ^ k1 ^ 0x1BD11BDAu;
   unsigned int ks[3] = {k0, k1, k2};
@@ -162,13 +168,14 @@ struct CRenderer {
   int indent = 1;
   int counter = 0;
 
-  const std::string& name(const UOp* u) {
+  // by value: a later set() may grow the map and move the strings
+  std::string name(const UOp* u) {
     if (std::string* s = names.find(u)) return *s;
     if (u->op == Op::CONST) return set(u, render_const(*u));
     if (u->op == Op::DEFINE_GLOBAL) return set(u, "data" + std::to_string(u->arg.as_int()));
     fail(ErrorKind::Internal, "render_c", "use of ", u->line(), " before it is defined");
   }
-  const std::string& set(const UOp* u, std::string s) {
+  std::string set(const UOp* u, std::string s) {
     keep.push_back(u->ref());
     return names.put(u, std::move(s));
   }
@@ -308,7 +315,16 @@ std::string render_c(const KernelProgram& k) {
     if (l->op == Op::STORE && l->src(0)->op == Op::INDEX) written[l->src(0)->src(0)->arg.as_int()] = true;
   for (const UOpRef& l : k.lines) r.render_line(*l);
   std::ostringstream os;
-  os << kPrelude << "void " << k.name << "(void** bufs, const long long* vars, long long lo, long long hi) {\n";
+  os << kHead;
+  const std::string b = r.body.str();
+  bool bf16 = b.find("bf16(") != std::string::npos, f16 = b.find("f16(") != std::string::npos;
+  bool fp8 = b.find("_e4m3(") != std::string::npos || b.find("_e5m2(") != std::string::npos;
+  if (bf16 || f16) os << kBits;
+  if (bf16) os << kBF16;
+  if (f16 && b.find("_f16(") != std::string::npos) os << kF16;
+  if (fp8) os << kFP8;
+  if (b.find("fg_threefry(") != std::string::npos) os << kThreefry;
+  os << "void " << k.name << "(void** bufs, const long long* vars, long long lo, long long hi) {\n";
   for (size_t i = 0; i < k.params.size(); i++) {
     std::string t = storage_type(k.params[i].base());
     os << "  " << (written[i] ? "" : "const ") << t << "* restrict data" << i << " = (" << (written[i] ? "" : "const ")
@@ -317,7 +333,7 @@ std::string render_c(const KernelProgram& k) {
   for (size_t i = 0; i < k.var_names.size(); i++)
     os << "  const long long " << k.var_names[i] << " = vars[" << i << "];\n";
   os << "  (void)lo; (void)hi; (void)vars;\n";
-  os << r.body.str() << "}\n";
+  os << b << "}\n";
   return os.str();
 }
 
