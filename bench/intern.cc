@@ -62,11 +62,13 @@ void BM_InternMissAndFree(benchmark::State& state) {
 // Rebuilding a graph that is alive: every UOp::make finds the node it asks for.
 void BM_InternHit(benchmark::State& state) {
   UOpRef x = thread_var(state);
-  UOpRef live = build_chain(x, 0);
+  // per-thread constants: threads sharing CONST nodes would contend on their reference counts
+  int64_t base = int64_t(state.thread_index()) << 32;
+  UOpRef live = build_chain(x, base);
   size_t created0 = UOp::created_count();
   int64_t nodes = 0;
   for (auto _ : state) {
-    UOpRef g = build_chain(x, 0);
+    UOpRef g = build_chain(x, base);
     if (g.get() != live.get()) state.SkipWithError("rebuilt graph is not the interned one");
     nodes += 2 * kSteps;
   }

@@ -8,6 +8,7 @@ APT_PKGS=(
   make cmake ninja-build g++ clang ccache clang-format pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libz3-dev
   python3 python3-pip python3-dev
+  dataset-fashion-mnist
 )
 PIP_PKGS=(numpy pytest)  # PyPI names; each is also the module name python imports
 
@@ -50,7 +51,7 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing_apt[*]}"
   fi
   if command -v python3 >/dev/null 2>&1; then mp=$(missing_pip); else mp="${PIP_PKGS[*]}"; fi
-  if [[ -n "$mp" ]]; then echo "  $(pip_cmd 2>/dev/null || echo 'python3 -m pip install') $mp"; fi
+  if [[ -n "$mp" ]]; then echo "  $(pip_cmd 2>/dev/null || echo 'python3 -m pip install') --user $mp"; fi
   exit 1
 fi
 
