@@ -10,6 +10,8 @@
 #include "femtograd/base/error.h"
 #include "femtograd/codegen/linearize.h"
 #include "femtograd/codegen/lower.h"
+#include "femtograd/codegen/opts.h"
+#include "femtograd/codegen/vectorize.h"
 #include "femtograd/ir/graph_rewrite.h"
 #include "femtograd/ir/symbolic.h"
 
@@ -136,11 +138,14 @@ KernelProgram codegen(const UOpRef& ast, const Target& target) {
   k.ast = ast;
   Shape iter = iteration_shape(ast);
   Lowered low = lower_kernel(ast, iter);
-  UOpRef sink = graph_rewrite(low.sink, symbolic(), "symbolic: index math");
-  std::vector<UOpRef> loops;
+  OptKernel ok{graph_rewrite(low.sink, symbolic(), "symbolic: index math"), {}, {}};
   for (const UOpRef& r : low.out_ranges)
-    if (r) loops.push_back(r);
+    if (r) ok.loops.push_back(r);
+  hand_coded_opts(ok, target);
+  UOpRef sink = vectorize(ok.sink);
+  std::vector<UOpRef> loops = ok.loops;
   k.lines = linearize(sink, loops);
+  k.opts = ok.applied;
   k.name = kernel_name(low, k.lines);
 
   // parameters, in DEFINE_GLOBAL order

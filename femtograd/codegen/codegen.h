@@ -16,6 +16,15 @@ struct Target {
   int vector_bytes = 32;      // widest native vector (AVX2: 32)
 };
 
+// One optimization of a kernel's loops (codegen/opts.h says what each does).
+struct Opt {
+  enum class Kind { UPCAST, UNROLL, VECTOR };
+  Kind kind;
+  int64_t axis;    // the RANGE's axis id (output axes 0..n-1, reduce axes 1000+)
+  int64_t amount;
+  std::string str() const;
+};
+
 struct KernelProgram {
   std::string name;                  // e.g. r_64_32_16: kind and iteration sizes
   std::vector<UOpRef> lines;         // the linear program
@@ -26,6 +35,7 @@ struct KernelProgram {
   int64_t local_size[3] = {1, 1, 1};
   int64_t flops = 0, bytes = 0;      // estimates for DEBUG=2 (GFLOP/s, GB/s)
   UOpRef ast;                        // the AST this came from
+  std::vector<Opt> opts;          // the optimizations applied
 };
 
 KernelProgram codegen(const UOpRef& ast, const Target& target);

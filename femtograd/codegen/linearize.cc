@@ -1,6 +1,7 @@
 #include "femtograd/codegen/linearize.h"
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
 
 #include "femtograd/base/error.h"
@@ -107,21 +108,55 @@ struct Linearizer {
     return *rep.find(n.get());
   }
 
+  // REDUCEs over the same loops (copies made by UPCAST and UNROLL) share one loop nest
+  std::vector<std::pair<std::vector<const UOp*>, std::vector<UOpRef>>> groups;
+  void group_reduces(const UOpRef& sink) {
+    for (const UOp* n : sink->toposort()) {
+      if (n->op != Op::REDUCE || n->nsrc() < 2) continue;
+      std::vector<const UOp*> key;
+      for (size_t i = 1; i < n->nsrc(); i++) key.push_back(n->src(i).get());
+      bool found = false;
+      for (auto& [k, members] : groups)
+        if (k == key) { members.push_back(n->ref()); found = true; break; }
+      if (!found) groups.push_back({key, {n->ref()}});
+    }
+  }
+
   void emit_reduce(const UOpRef& red) {
-    Op op = red->arg.as_reduce().op;
+    std::vector<UOpRef> members{red};
+    for (auto& [k, m] : groups)
+      if (std::find(m.begin(), m.end(), red) != m.end()) {
+        members.clear();
+        for (const UOpRef& x : m)
+          if (!replaced.find(x.get())) members.push_back(x);
+      }
     int d = static_cast<int>(blocks.size()) - 1;
-    UOpRef acc = UOp::make(Op::DEFINE_REG, red->dtype, {reduce_identity(op, red->dtype)}, Arg(next_acc++));
-    place(acc, d);
+    std::vector<UOpRef> accs;
+    for (const UOpRef& r : members) {
+      DType acc_dt = r->src(0)->dtype;  // a vector when the lanes are reduced after the loop
+      UOpRef init = emit(reduce_identity(r->arg.as_reduce().op, acc_dt));  // a vector identity is a line
+      accs.push_back(UOp::make(Op::DEFINE_REG, acc_dt, {init}, Arg(next_acc++)));
+      place(accs.back(), d);
+    }
     for (size_t i = 1; i < red->nsrc(); i++) open(red->src(i));
-    UOpRef x = emit(red->src(0));
-    UOpRef upd = op == Op::MAX ? acc->maximum(x) : acc->alu(op, x);
     int inner = static_cast<int>(blocks.size()) - 1;
-    place(upd, inner);  // runs every iteration, even when x does not depend on the loop
-    UOpRef st = UOp::make(Op::STORE, dtypes::void_, {acc, upd});
-    place(st, inner);
+    for (size_t j = 0; j < members.size(); j++) {
+      Op op = members[j]->arg.as_reduce().op;
+      UOpRef x = emit(members[j]->src(0));
+      UOpRef upd = op == Op::MAX ? accs[j]->maximum(x) : accs[j]->alu(op, x);
+      place(upd, inner);  // runs every iteration, even when x does not depend on the loop
+      place(UOp::make(Op::STORE, dtypes::void_, {accs[j], upd}), inner);
+    }
     for (size_t i = 1; i < red->nsrc(); i++) close();
-    replaced.put(red.get(), acc);
-    keep.push_back(red);
+    for (size_t j = 0; j < members.size(); j++) {
+      UOpRef result = accs[j];
+      if (!(members[j]->dtype == accs[j]->dtype)) {  // sum the lanes of a vector accumulator
+        result = UOp::make(Op::REDUCE, members[j]->dtype, {accs[j]}, members[j]->arg);
+        place(result, d);
+      }
+      replaced.put(members[j].get(), result);
+      keep.push_back(members[j]);
+    }
   }
 
   PtrMap<UOpRef> replaced;  // original node -> the node that carries its value
@@ -132,6 +167,7 @@ struct Linearizer {
 std::vector<UOpRef> linearize(const UOpRef& sink, const std::vector<UOpRef>& loop_order) {
   Linearizer lz;
   lz.blocks.push_back({nullptr, {}});
+  lz.group_reduces(sink);
   for (const UOpRef& r : loop_order) lz.open(r);
   for (const UOpRef& st : sink->src()) lz.emit(st);
   while (lz.blocks.size() > 1) lz.close();

@@ -1,7 +1,9 @@
 #include "femtograd/render/c.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "femtograd/base/error.h"
@@ -162,6 +164,7 @@ std::string render_const(const UOp& c) {
 
 struct CRenderer {
   const KernelProgram& k;
+  std::vector<std::string> typedefs;  // vector types this kernel uses
   PtrMap<std::string> names;
   std::vector<UOpRef> keep;
   std::ostringstream body;
@@ -180,6 +183,38 @@ struct CRenderer {
     return names.put(u, std::move(s));
   }
   void line(const std::string& s) { body << std::string(2 * indent, ' ') << s << "\n"; }
+
+  // ---- SIMD values: GCC/clang vector extensions. A bool vector is a mask of int lanes (-1/0).
+  std::string vec_type(const std::string& elem, int elem_bytes, int w, const std::string& tag) {
+    std::string n = "fg_" + tag + "x" + std::to_string(w);
+    std::string td = "typedef " + elem + " " + n + " __attribute__((vector_size(" + std::to_string(elem_bytes * w) + ")));";
+    if (std::find(typedefs.begin(), typedefs.end(), td) == typedefs.end()) typedefs.push_back(td);
+    return n;
+  }
+  std::string type(DType dt) {
+    if (dt.count == 1) return ctype(dt);
+    DType e = dt.scalar_type();
+    if (e.is_bool()) return vec_type("int", 4, dt.count, "bool");
+    std::string c = ctype(e);
+    std::string tag = e.name();
+    return vec_type(c, e.scalar == ScalarType::Index ? 8 : std::max(e.itemsize(), c == "float" ? 4 : e.itemsize()), dt.count, tag);
+  }
+  // the integer vector of the same lane size as dt (for bit selects)
+  std::string mask_type(DType dt) {
+    int b = dt.scalar == ScalarType::Index ? 8 : (ctype(dt.scalar_type()) == "float" ? 4 : dt.scalar_type().itemsize());
+    const char* elem = b == 8 ? "long long" : b == 4 ? "int" : b == 2 ? "short" : "signed char";
+    return vec_type(elem, b, dt.count, "mask" + std::to_string(b));
+  }
+  std::string select(DType dt, const std::string& c, const std::string& a, const std::string& b) {
+    std::string m = mask_type(dt), t = type(dt);
+    std::string cm = "__builtin_convertvector(" + c + ", " + m + ")";
+    return "((" + t + ")((" + cm + " & (" + m + ")" + a + ") | (~" + cm + " & (" + m + ")" + b + ")))";
+  }
+  std::string per_lane(DType dt, const std::function<std::string(const std::string&)>& f, const std::string& a) {
+    std::string r = "((" + type(dt) + "){";
+    for (int i = 0; i < dt.count; i++) r += (i ? ", " : "") + f(a + "[" + std::to_string(i) + "]");
+    return r + "})";
+  }
   std::string fresh(const char* prefix) { return prefix + std::to_string(counter++); }
 
   std::string math(const char* fn, DType dt, const std::string& a) {
@@ -189,6 +224,7 @@ struct CRenderer {
   std::string alu(const UOp& u) {
     auto s = [&](int i) { return name(u.src(i).get()); };
     DType dt = u.dtype;
+    if (dt.count > 1) return vec_alu(u);
     switch (u.op) {
       case Op::ADD: return "(" + s(0) + "+" + s(1) + ")";
       case Op::MUL: return "(" + s(0) + "*" + s(1) + ")";
@@ -220,6 +256,66 @@ struct CRenderer {
     }
   }
 
+  std::string vec_alu(const UOp& u) {
+    auto s = [&](int i) { return name(u.src(i).get()); };
+    DType dt = u.dtype, st = dt.scalar_type();
+    DType in = u.nsrc() ? u.src(u.op == Op::WHERE ? 1 : 0)->dtype : dt;
+    auto cmp = [&](const char* o) {
+      return "__builtin_convertvector((" + s(0) + o + s(1) + "), " + type(dt) + ")";
+    };
+    auto lane = [&](const char* fn) {
+      std::string f = std::string(fn) + (st.scalar == ScalarType::Float64 ? "" : "f");
+      return per_lane(dt, [&](const std::string& x) { return f + "(" + x + ")"; }, s(0));
+    };
+    switch (u.op) {
+      case Op::ADD: return "(" + s(0) + "+" + s(1) + ")";
+      case Op::MUL: return "(" + s(0) + "*" + s(1) + ")";
+      case Op::IDIV: case Op::FDIV: return "(" + s(0) + "/" + s(1) + ")";
+      case Op::MOD: return "(" + s(0) + "%" + s(1) + ")";
+      case Op::AND: return "(" + s(0) + "&" + s(1) + ")";
+      case Op::OR: return "(" + s(0) + "|" + s(1) + ")";
+      case Op::XOR: return "(" + s(0) + "^" + s(1) + ")";
+      case Op::SHL: return "(" + s(0) + "<<" + s(1) + ")";
+      case Op::SHR: return "(" + s(0) + ">>" + s(1) + ")";
+      case Op::CMPLT: return cmp("<");
+      case Op::CMPNE: return cmp("!=");
+      case Op::CMPEQ: return cmp("==");
+      case Op::WHERE: return select(dt, s(0), s(1), s(2));
+      case Op::MULACC: return "((" + s(0) + "*" + s(1) + ")+" + s(2) + ")";
+      case Op::MAX:
+        if (st.is_float()) return select(dt, "((" + s(0) + "!=" + s(0) + ")|(" + s(0) + ">" + s(1) + "))", s(0), s(1));
+        return select(dt, "(" + s(0) + ">" + s(1) + ")", s(0), s(1));
+      case Op::EXP2: return lane("exp2");
+      case Op::LOG2: return lane("log2");
+      case Op::SIN: return lane("sin");
+      case Op::SQRT: return lane("sqrt");
+      case Op::TRUNC: return st.is_float() ? lane("trunc") : s(0);
+      case Op::RECIP: return "(" + std::string(st.scalar == ScalarType::Float64 ? "1.0" : "1.0f") + "/" + s(0) + ")";
+      case Op::POW: {
+        std::string f = st.scalar == ScalarType::Float64 ? "pow(" : "powf(";
+        std::string r = "((" + type(dt) + "){";
+        for (int i = 0; i < dt.count; i++)
+          r += (i ? ", " : "") + f + s(0) + "[" + std::to_string(i) + "]," + s(1) + "[" + std::to_string(i) + "])";
+        return r + "})";
+      }
+      case Op::THREEFRY: {
+        std::string r = "((" + type(dt) + "){";
+        for (int i = 0; i < dt.count; i++)
+          r += (i ? ", " : "") + std::string("fg_threefry(") + s(0) + "[" + std::to_string(i) + "]," + s(1) + "[" + std::to_string(i) + "])";
+        return r + "})";
+      }
+      default: (void)in; fail(ErrorKind::NotImplemented, "render_c", "no vector C for ", u.line());
+    }
+  }
+
+  std::string vec_cast(const UOp& u) {
+    const UOp& x = *u.src(0);
+    std::string v = name(&x);
+    if (u.dtype.scalar_type().is_bool()) return "__builtin_convertvector((" + v + "!=0), " + type(u.dtype) + ")";
+    if (x.dtype.scalar_type().is_bool()) return "__builtin_convertvector((" + v + "&1), " + type(u.dtype) + ")";
+    return "__builtin_convertvector(" + v + ", " + type(u.dtype) + ")";
+  }
+
   // float value rounded to an emulated type's precision
   std::string round_to(DType dt, const std::string& v) {
     std::string sn = short_name(dt.scalar);
@@ -227,6 +323,7 @@ struct CRenderer {
   }
 
   std::string cast(const UOp& u) {
+    if (u.dtype.count > 1) return vec_cast(u);
     const UOp& x = *u.src(0);
     std::string v = name(&x);
     DType to = u.dtype, from = x.dtype;
@@ -269,15 +366,25 @@ struct CRenderer {
       case Op::END: indent--; line("}"); return;
       case Op::DEFINE_REG: {
         std::string a = set(&u, "acc" + std::to_string(u.arg.as_int()));
-        line(ctype(u.dtype) + " " + a + " = " + name(u.src(0).get()) + ";");
+        line(type(u.dtype) + " " + a + " = " + name(u.src(0).get()) + ";");
         return;
       }
       case Op::INDEX: set(&u, ""); return;  // printed by the LOAD or STORE that uses it
       case Op::LOAD: {
         const UOp& idx = *u.src(0);
+        std::string v = set(&u, fresh("val"));
+        if (u.dtype.count > 1) {  // one vector load of consecutive elements
+          std::string t = type(u.dtype);
+          std::string src = name(idx.src(0).get()) + "+" + name(idx.src(1).get());
+          line(t + " " + v + ";");
+          if (idx.nsrc() > 2)
+            line("if (" + name(idx.src(2).get()) + ") memcpy(&" + v + ", " + src + ", sizeof " + v + "); else " + v + " = " + name(u.src(1).get()) + ";");
+          else
+            line("memcpy(&" + v + ", " + src + ", sizeof " + v + ");");
+          return;
+        }
         std::string e = load_expr(idx, u.dtype);
         if (idx.nsrc() > 2) e = "(" + name(idx.src(2).get()) + "?" + e + ":" + name(u.src(1).get()) + ")";
-        std::string v = set(&u, fresh("val"));
         line("const " + ctype(u.dtype) + " " + v + " = " + e + ";");
         return;
       }
@@ -286,23 +393,66 @@ struct CRenderer {
         std::string v = name(u.src(1).get());
         if (dst.op == Op::DEFINE_REG) { line(name(&dst) + " = " + v + ";"); return; }
         DType vt = u.src(1)->dtype;
+        std::string guard = dst.nsrc() > 2 ? "if (" + name(dst.src(2).get()) + ") " : "";
+        if (vt.count > 1) {
+          line(guard + "memcpy(" + name(dst.src(0).get()) + "+" + name(dst.src(1).get()) + ", &" + v + ", sizeof " + v + ");");
+          return;
+        }
         if (is_emulated(vt.scalar)) v = "fg_to_" + short_name(vt.scalar) + "(" + v + ")";
-        std::string target = name(dst.src(0).get()) + "[" + name(dst.src(1).get()) + "]";
-        if (dst.nsrc() > 2) line("if (" + name(dst.src(2).get()) + ") " + target + " = " + v + ";");
-        else line(target + " = " + v + ";");
+        line(guard + name(dst.src(0).get()) + "[" + name(dst.src(1).get()) + "] = " + v + ";");
+        return;
+      }
+      case Op::VCONST: {
+        std::string r = "((" + type(u.dtype) + "){";
+        const auto& vals = u.arg.as_ints();
+        for (size_t i = 0; i < vals.size(); i++) r += (i ? ", " : "") + std::to_string(vals[i]);
+        set(&u, r + "})");
+        return;
+      }
+      case Op::VECTORIZE: {
+        bool b = u.dtype.scalar_type().is_bool();
+        std::string r = "((" + type(u.dtype) + "){";
+        for (size_t i = 0; i < u.nsrc(); i++) r += (i ? ", " : "") + std::string(b ? "-(int)" : "") + name(u.src(i).get());
+        std::string v = set(&u, fresh("vec"));
+        line("const " + type(u.dtype) + " " + v + " = " + r + "});");
+        return;
+      }
+      case Op::GEP: {
+        std::string e = name(u.src(0).get()) + "[" + std::to_string(u.arg.as_ints()[0]) + "]";
+        if (u.dtype.is_bool()) e = "(" + e + "!=0)";
+        set(&u, "(" + e + ")");
+        return;
+      }
+      case Op::REDUCE: {  // the lanes of a vector accumulator, combined
+        const UOp& x = *u.src(0);
+        std::string a = name(&x), r = a + "[0]";
+        Op op = u.arg.as_reduce().op;
+        for (int i = 1; i < x.dtype.count; i++) {
+          std::string l = a + "[" + std::to_string(i) + "]";
+          if (op == Op::ADD) r = "(" + r + "+" + l + ")";
+          else if (op == Op::MUL) r = "(" + r + "*" + l + ")";
+          else {
+            std::string t = fresh("hmax");
+            line("const " + ctype(u.dtype) + " " + t + " = " + r + ";");
+            r = u.dtype.is_float() ? "((" + t + "!=" + t + "||" + t + ">" + l + ")?" + t + ":" + l + ")"
+                                   : "((" + t + ">" + l + ")?" + t + ":" + l + ")";
+          }
+        }
+        std::string v = set(&u, fresh("red"));
+        line("const " + ctype(u.dtype) + " " + v + " = " + r + ";");
         return;
       }
       default: break;
     }
     std::string e;
     if (u.op == Op::CAST) e = cast(u);
-    else if (u.op == Op::BITCAST) e = bitcast(u);
+    else if (u.op == Op::BITCAST) e = u.dtype.count > 1 ? "((" + type(u.dtype) + ")" + name(u.src(0).get()) + ")" : bitcast(u);
     else if (is_alu(u.op)) e = alu(u);
     else fail(ErrorKind::NotImplemented, "render_c", "cannot render ", u.line());
     // float16/bfloat16 math happens in float; round each result like the real type would
-    if (is_alu(u.op) && is_emulated(u.dtype.scalar)) e = round_to(u.dtype, e);
+    if (is_alu(u.op) && is_emulated(u.dtype.scalar) && u.dtype.count == 1) e = round_to(u.dtype, e);
     std::string v = set(&u, fresh(u.dtype.is_int() && u.dtype.scalar == ScalarType::Index ? "idx" : "alu"));
-    line("const " + ctype(u.dtype) + " " + v + " = " + e + ";");
+    line("const " + type(u.dtype) + " " + v + " = " + e + ";");
   }
 };
 
@@ -324,6 +474,7 @@ std::string render_c(const KernelProgram& k) {
   if (f16 && b.find("_f16(") != std::string::npos) os << kF16;
   if (fp8) os << kFP8;
   if (b.find("fg_threefry(") != std::string::npos) os << kThreefry;
+  for (const std::string& td : r.typedefs) os << td << "\n";
   os << "void " << k.name << "(void** bufs, const long long* vars, long long lo, long long hi) {\n";
   for (size_t i = 0; i < k.params.size(); i++) {
     std::string t = storage_type(k.params[i].base());

@@ -1,0 +1,238 @@
+#include "femtograd/codegen/opts.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
+#include "femtograd/base/ptr_map.h"
+#include "femtograd/ir/graph_rewrite.h"
+#include "femtograd/ir/symbolic.h"
+
+namespace fg {
+
+std::string Opt::str() const {
+  const char* k = kind == Kind::UPCAST ? "UPCAST" : kind == Kind::UNROLL ? "UNROLL" : "VECTOR";
+  return std::string(k) + "(" + std::to_string(axis) + ", " + std::to_string(amount) + ")";
+}
+
+std::vector<UOpRef> all_ranges(const UOpRef& sink) {
+  std::vector<UOpRef> out;
+  for (const UOp* n : sink->toposort())
+    if (n->op == Op::RANGE) out.push_back(n->ref());
+  std::sort(out.begin(), out.end(), [](const UOpRef& a, const UOpRef& b) {
+    return a->arg.as_ints()[0] < b->arg.as_ints()[0];
+  });
+  return out;
+}
+
+std::optional<int64_t> stride_of(const UOp* e, const UOp* r) {
+  // sums of terms; a term is r*c, r, or something without r
+  std::vector<std::pair<const UOp*, int64_t>> stack{{e, 1}};
+  int64_t s = 0;
+  while (!stack.empty()) {
+    auto [n, mul] = stack.back();
+    stack.pop_back();
+    if (n == r) { s += mul; continue; }
+    if (n->op == Op::ADD) {
+      stack.push_back({n->src(0).get(), mul});
+      stack.push_back({n->src(1).get(), mul});
+      continue;
+    }
+    if (n->op == Op::MUL && n->src(1)->op == Op::CONST) {
+      stack.push_back({n->src(0).get(), mul * n->src(1)->arg.to_int()});
+      continue;
+    }
+    for (const UOp* m : n->toposort())
+      if (m == r) return std::nullopt;
+  }
+  return s;
+}
+
+namespace {
+
+// Rebuilds root sources-first; f(original, rebuilt-with-new-sources) gives each node's replacement.
+UOpRef transform(const UOpRef& root, const std::function<UOpRef(const UOp*, UOpRef)>& f) {
+  PtrMap<UOpRef> done;
+  std::vector<UOpRef> keep;
+  for (const UOp* n : root->toposort()) {
+    std::vector<UOpRef> srcs;
+    bool changed = false;
+    for (const UOpRef& s : n->src()) {
+      srcs.push_back(*done.find(s.get()));
+      changed |= srcs.back().get() != s.get();
+    }
+    UOpRef rebuilt = changed ? n->replace_src(srcs) : n->ref();
+    done.put(n, f(n, std::move(rebuilt)));
+    keep.push_back(n->ref());
+  }
+  return *done.find(root.get());
+}
+
+UOpRef idx_const(int64_t v) { return UOp::cnst_int(dtypes::index, v); }
+
+UOpRef find_range(const UOpRef& sink, int64_t axis) {
+  for (const UOpRef& r : all_ranges(sink))
+    if (r->arg.as_ints()[0] == axis) return r;
+  return nullptr;
+}
+
+// replaces range r by `with` everywhere except in the range lists of REDUCEs, which get `red`
+UOpRef substitute_range(const UOpRef& root, const UOp* r, const UOpRef& with, const std::vector<UOpRef>& red) {
+  return transform(root, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
+    if (orig == r) return with;
+    if (orig->op == Op::REDUCE) {
+      bool has = false;
+      for (size_t i = 1; i < orig->nsrc(); i++) has |= orig->src(i).get() == r;
+      if (!has) return rebuilt;
+      std::vector<UOpRef> srcs{rebuilt->src(0)};
+      for (size_t i = 1; i < orig->nsrc(); i++) {
+        if (orig->src(i).get() == r) srcs.insert(srcs.end(), red.begin(), red.end());
+        else srcs.push_back(orig->src(i));
+      }
+      return UOp::make(Op::REDUCE, orig->dtype, srcs, orig->arg);
+    }
+    return rebuilt;
+  });
+}
+
+}  // namespace
+
+bool apply_opt(OptKernel& k, const Opt& o) {
+  UOpRef r = find_range(k.sink, o.axis);
+  if (!r || r->src(0)->op != Op::CONST) return false;
+  int64_t end = r->src(0)->arg.to_int(), amt = o.amount;
+  int64_t type = r->arg.as_ints()[1];
+  if (amt <= 1 || end % amt != 0) return false;
+  bool is_reduce = type == AXIS_REDUCE;
+  if (o.kind == Opt::Kind::UPCAST && is_reduce) return false;
+  if (o.kind == Opt::Kind::UNROLL && !is_reduce) return false;
+  if (type == AXIS_UPCAST) return false;
+  UOpRef outer = UOp::range(idx_const(end / amt), o.axis, type);
+  if (end / amt == 1) outer = nullptr;
+  auto base = [&](const UOpRef& lane) { return outer ? outer * amt + lane : lane; };
+  std::vector<UOpRef> red_outer = outer ? std::vector<UOpRef>{outer} : std::vector<UOpRef>{};
+
+  if (o.kind == Opt::Kind::VECTOR) {
+    for (const UOpRef& x : all_ranges(k.sink))
+      if (x->arg.as_ints()[1] == AXIS_UPCAST) return false;  // one vector axis per kernel
+    UOpRef lane = UOp::range(idx_const(amt), 100000 + o.axis, AXIS_UPCAST);
+    std::vector<UOpRef> red = red_outer;
+    red.push_back(lane);
+    k.sink = substitute_range(k.sink, r.get(), base(lane), red);
+  } else if (o.kind == Opt::Kind::UPCAST) {
+    std::vector<UOpRef> stores;
+    for (int64_t c = 0; c < amt; c++) {
+      UOpRef copy = substitute_range(k.sink, r.get(), base(idx_const(c)), red_outer);
+      for (const UOpRef& s : copy->src()) stores.push_back(s);
+    }
+    k.sink = UOp::make(Op::SINK, dtypes::void_, stores);
+  } else {  // UNROLL: k partial reduces over the outer range, combined after
+    k.sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
+      if (orig->op != Op::REDUCE) return rebuilt;
+      bool has = false;
+      for (size_t i = 1; i < orig->nsrc(); i++) has |= orig->src(i).get() == r.get();
+      if (!has) return rebuilt;
+      Op op = orig->arg.as_reduce().op;
+      UOpRef acc;
+      for (int64_t c = 0; c < amt; c++) {
+        UOpRef x = substitute_range(rebuilt->src(0), r.get(), base(idx_const(c)), red_outer);
+        std::vector<UOpRef> srcs{x};
+        for (size_t i = 1; i < orig->nsrc(); i++)
+          if (orig->src(i).get() != r.get()) srcs.push_back(orig->src(i));
+        if (outer) srcs.push_back(outer);
+        UOpRef part = srcs.size() == 1 ? x : UOp::make(Op::REDUCE, orig->dtype, srcs, orig->arg);
+        acc = acc ? (op == Op::MAX ? acc->maximum(part) : acc->alu(op, part)) : part;
+      }
+      return acc;
+    });
+  }
+  k.sink = graph_rewrite(k.sink, symbolic(), "symbolic: after opt");
+  for (auto& l : k.loops)
+    if (l.get() == r.get()) l = outer;
+  k.loops.erase(std::remove(k.loops.begin(), k.loops.end(), nullptr), k.loops.end());
+  k.applied.push_back(o);
+  return true;
+}
+
+namespace {
+struct Access {
+  const UOp* index;  // the INDEX node
+  bool store;
+  DType dtype;       // element type
+};
+
+std::vector<Access> accesses(const UOpRef& sink) {
+  std::vector<Access> out;
+  for (const UOp* n : sink->toposort()) {
+    if (n->op == Op::LOAD && n->src(0)->op == Op::INDEX) out.push_back({n->src(0).get(), false, n->dtype});
+    if (n->op == Op::STORE && n->src(0)->op == Op::INDEX) out.push_back({n->src(0).get(), true, n->src(1)->dtype});
+  }
+  return out;
+}
+
+bool emulated(DType dt) {
+  return dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16 || dt.is_fp8();
+}
+
+// every access walks r with stride 0 or 1, none gated by r, all of one element size
+bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
+  *itemsize = 0;
+  bool any_contig = false;
+  for (const Access& a : acc) {
+    auto s = stride_of(a.index->src(1).get(), r);
+    if (!s || (*s != 0 && *s != 1)) return false;
+    if (a.index->nsrc() > 2 && !stride_of(a.index->src(2).get(), r)) return false;
+    if (a.index->nsrc() > 2) {
+      for (const UOp* m : a.index->src(2)->toposort())
+        if (m == r) return false;
+    }
+    if (*s == 1) {
+      if (emulated(a.dtype) || a.dtype.is_bool()) return false;
+      if (*itemsize && *itemsize != a.dtype.itemsize()) return false;
+      *itemsize = a.dtype.itemsize();
+      any_contig = true;
+    }
+  }
+  return any_contig;
+}
+}  // namespace
+
+void hand_coded_opts(OptKernel& k, const Target& t) {
+  if (getenv_int(Flag::NOOPT)) return;
+  std::vector<Access> acc = accesses(k.sink);
+  std::vector<UOpRef> ranges = all_ranges(k.sink);
+  std::vector<UOpRef> reduces;
+  for (const UOpRef& r : ranges)
+    if (r->arg.as_ints()[1] == AXIS_REDUCE) reduces.push_back(r);
+  // 1. SIMD along the innermost output axis when every access is contiguous or broadcast there
+  int isz = 0;
+  UOpRef vec_axis;
+  if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz)) {
+    int64_t w = t.vector_bytes / isz;
+    if (apply_opt(k, {Opt::Kind::VECTOR, k.loops.back()->arg.as_ints()[0], w})) vec_axis = k.loops.back();
+  }
+  // 2. otherwise SIMD partial sums along a contiguous reduce axis
+  if (!vec_axis && !reduces.empty()) {
+    const UOpRef& r = reduces.back();
+    if (vectorizable(acc, r.get(), &isz)) apply_opt(k, {Opt::Kind::VECTOR, r->arg.as_ints()[0], t.vector_bytes / isz});
+  }
+  // 3. with a reduce, reuse loaded values across an output tile: upcast an axis some input
+  //    does not depend on (stride 0), and widen the vector axis
+  if (!reduces.empty() && vec_axis) {
+    acc = accesses(k.sink);
+    for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
+      const UOpRef& l = *it;
+      if (l.get() == k.loops.back().get()) continue;
+      bool reuse = false;
+      for (const Access& a : acc) {
+        auto s = stride_of(a.index->src(1).get(), l.get());
+        reuse |= !a.store && s && *s == 0;
+      }
+      if (reuse && apply_opt(k, {Opt::Kind::UPCAST, l->arg.as_ints()[0], 4})) break;
+    }
+    if (!k.loops.empty()) apply_opt(k, {Opt::Kind::UPCAST, k.loops.back()->arg.as_ints()[0], 2});
+  }
+}
+
+}  // namespace fg

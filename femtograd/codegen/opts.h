@@ -1,0 +1,36 @@
+// Kernel optimizations: small, explicit and composable. An Opt splits one loop of the lowered
+// kernel:
+//   UPCAST(axis, k)  output axis into k copies of the body (registers reuse loaded values)
+//   UNROLL(axis, k)  reduce axis into k partial accumulators summed at the end
+//   VECTOR(axis, k)  output or reduce axis into k lanes of one SIMD value (contiguous loads and
+//                    stores become vector loads and stores)
+// Guarantees: every opt keeps the kernel's results (up to float reassociation in UNROLL and
+// VECTOR reduces); an opt whose amount does not divide the axis is rejected.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "femtograd/codegen/codegen.h"
+#include "femtograd/codegen/lower.h"
+
+namespace fg {
+
+// A kernel being optimized: its lowered, simplified graph and the loops it still has.
+struct OptKernel {
+  UOpRef sink;
+  std::vector<UOpRef> loops;  // output loops, outermost first
+  std::vector<Opt> applied;
+};
+
+// Applies one opt; returns false (kernel unchanged) when it does not apply.
+bool apply_opt(OptKernel& k, const Opt& o);
+// The default choice of opts for a target (tinygrad's hand-coded heuristic, in spirit).
+void hand_coded_opts(OptKernel& k, const Target& t);
+
+// RANGE nodes of the graph, outermost first, with their kind (lower.h AxisType)
+std::vector<UOpRef> all_ranges(const UOpRef& sink);
+// the constant stride of range r in index expression e (affine in r), or nullopt
+std::optional<int64_t> stride_of(const UOp* e, const UOp* r);
+
+}  // namespace fg

@@ -1,0 +1,187 @@
+#include "femtograd/codegen/vectorize.h"
+
+#include <functional>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/lower.h"
+#include "femtograd/codegen/opts.h"
+#include "femtograd/ir/graph_rewrite.h"
+#include "femtograd/ir/symbolic.h"
+
+namespace fg {
+namespace {
+
+struct Vectorizer {
+  const UOp* lane;
+  int64_t w;
+  PtrMap<UOpRef> memo;
+  PtrMap<uint8_t> dep_memo;
+  std::vector<UOpRef> keep;
+
+  bool depends(const UOp* n) {
+    if (const uint8_t* d = dep_memo.find(n)) return *d;
+    bool r = false;
+    for (const UOp* m : n->toposort()) {
+      if (m == lane) { r = true; break; }
+    }
+    dep_memo.put(n, r);
+    keep.push_back(n->ref());
+    return r;
+  }
+
+  // e with the lane replaced by the constant c, simplified
+  UOpRef at_lane(const UOpRef& e, int64_t c) {
+    UOpRef k = UOp::cnst_int(dtypes::index, c);
+    PtrMap<UOpRef> done;
+    std::vector<UOpRef> hold;
+    for (const UOp* n : e->toposort()) {
+      if (n == lane) { done.put(n, k); continue; }
+      std::vector<UOpRef> srcs;
+      bool changed = false;
+      for (const UOpRef& s : n->src()) {
+        srcs.push_back(*done.find(s.get()));
+        changed |= srcs.back().get() != s.get();
+      }
+      done.put(n, changed ? n->replace_src(srcs) : n->ref());
+      hold.push_back(n->ref());
+    }
+    return simplify(*done.find(e.get()));
+  }
+
+  UOpRef broadcast(const UOpRef& x) {
+    if (x->dtype.count == w) return x;
+    std::vector<UOpRef> lanes(w, x);
+    return UOp::make(Op::VECTORIZE, x->dtype.vec(w), lanes);
+  }
+
+  UOpRef lane_values() {
+    std::vector<int64_t> v(w);
+    for (int64_t i = 0; i < w; i++) v[i] = i;
+    return UOp::make(Op::VCONST, dtypes::index.vec(w), {}, Arg(v));
+  }
+
+  UOpRef load(const UOp* n) {
+    const UOp* idx = n->src(0).get();
+    UOpRef g = idx->src(0);
+    auto s = stride_of(idx->src(1).get(), lane);
+    bool gated = idx->nsrc() > 2;
+    if (s && *s == 1 && (!gated || !depends(idx->src(2).get()))) {
+      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), 0)};
+      if (gated) isrc.push_back(idx->src(2));
+      UOpRef index = UOp::make(Op::INDEX, g->dtype, isrc);
+      std::vector<UOpRef> lsrc{index};
+      if (n->nsrc() > 1) lsrc.push_back(broadcast(n->src(1)));
+      return UOp::make(Op::LOAD, n->dtype.vec(w), lsrc);
+    }
+    std::vector<UOpRef> lanes;
+    for (int64_t c = 0; c < w; c++) {
+      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), c)};
+      if (gated) isrc.push_back(at_lane(idx->src(2), c));
+      std::vector<UOpRef> lsrc{UOp::make(Op::INDEX, g->dtype, isrc)};
+      if (n->nsrc() > 1) lsrc.push_back(n->src(1));
+      lanes.push_back(UOp::make(Op::LOAD, n->dtype, lsrc));
+    }
+    return UOp::make(Op::VECTORIZE, n->dtype.vec(w), lanes);
+  }
+
+  // the stores replacing n (one vector store, or one per lane)
+  void store(const UOp* n, std::vector<UOpRef>& out) {
+    const UOp* idx = n->src(0).get();
+    UOpRef v = get(n->src(1).get());
+    if (!depends(idx)) {
+      FG_ASSERT(v->dtype.count == 1, "a store of lanes to one address: ", n->line());
+      out.push_back(UOp::make(Op::STORE, dtypes::void_, {rebuild_index(idx), v}));
+      return;
+    }
+    UOpRef g = idx->src(0);
+    auto s = stride_of(idx->src(1).get(), lane);
+    bool gated = idx->nsrc() > 2;
+    if (s && *s == 1 && (!gated || !depends(idx->src(2).get()))) {
+      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), 0)};
+      if (gated) isrc.push_back(idx->src(2));
+      out.push_back(UOp::make(Op::STORE, dtypes::void_, {UOp::make(Op::INDEX, g->dtype, isrc), broadcast(v)}));
+      return;
+    }
+    for (int64_t c = 0; c < w; c++) {
+      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), c)};
+      if (gated) isrc.push_back(at_lane(idx->src(2), c));
+      UOpRef lane_v = v->dtype.count == w ? UOp::make(Op::GEP, v->dtype.scalar_type(), {v}, Arg({c})) : v;
+      out.push_back(UOp::make(Op::STORE, dtypes::void_, {UOp::make(Op::INDEX, g->dtype, isrc), lane_v}));
+    }
+  }
+
+  UOpRef rebuild_index(const UOp* idx) {
+    std::vector<UOpRef> srcs;
+    for (const UOpRef& s : idx->src()) srcs.push_back(get(s.get()));
+    return idx->replace_src(srcs);
+  }
+
+  UOpRef get(const UOp* n) {
+    if (UOpRef* r = memo.find(n)) return *r;
+    // sources first, without recursion on deep graphs
+    std::vector<std::pair<const UOp*, bool>> stack{{n, false}};
+    while (!stack.empty()) {
+      auto [m, ready] = stack.back();
+      stack.pop_back();
+      if (memo.find(m)) continue;
+      bool leaf = m->op == Op::LOAD && depends(m);
+      if (!ready && !leaf) {
+        stack.push_back({m, true});
+        for (const UOpRef& s : m->src())
+          if (!memo.find(s.get())) stack.push_back({s.get(), false});
+        continue;
+      }
+      memo.put(m, build(m));
+      keep.push_back(m->ref());
+    }
+    return *memo.find(n);
+  }
+
+  UOpRef build(const UOp* m) {
+    if (m == lane) return lane_values();
+    if (m->op == Op::LOAD && depends(m)) return load(m);
+    if (!depends(m)) return m->ref();
+    std::vector<UOpRef> srcs;
+    bool any_vec = false;
+    for (const UOpRef& s : m->src()) {
+      srcs.push_back(*memo.find(s.get()));
+      any_vec |= srcs.back()->dtype.count == w && srcs.back()->dtype.count > 1;
+    }
+    if (m->op == Op::REDUCE) {
+      std::vector<UOpRef> rs{srcs[0]};
+      bool over_lane = false;
+      for (size_t i = 1; i < m->nsrc(); i++) {
+        if (m->src(i).get() == lane) over_lane = true;
+        else rs.push_back(m->src(i));
+      }
+      DType dt = over_lane ? m->dtype : rs[0]->dtype;
+      return UOp::make(Op::REDUCE, dt, rs, m->arg);
+    }
+    if (!any_vec) return m->replace_src(srcs);
+    if (is_alu(m->op) || m->op == Op::CAST || m->op == Op::BITCAST) {
+      for (auto& s : srcs) s = broadcast(s);
+      return UOp::make(m->op, m->dtype.vec(w), srcs, m->arg);
+    }
+    if (m->op == Op::INDEX) return m->replace_src(srcs);  // only reached for lane-independent use
+    fail(ErrorKind::Internal, "vectorize", "cannot vectorize ", m->line());
+  }
+};
+
+}  // namespace
+
+UOpRef vectorize(const UOpRef& sink) {
+  const UOp* lane = nullptr;
+  for (const UOp* n : sink->toposort())
+    if (n->op == Op::RANGE && n->arg.as_ints()[1] == AXIS_UPCAST) lane = n;
+  if (!lane) return sink;
+  Vectorizer v{lane, lane->src(0)->arg.to_int()};
+  std::vector<UOpRef> stores;
+  for (const UOpRef& s : sink->src()) {
+    FG_ASSERT(s->op == Op::STORE, "kernel sink holds ", s->line());
+    v.store(s.get(), stores);
+  }
+  return UOp::make(Op::SINK, dtypes::void_, stores);
+}
+
+}  // namespace fg
