@@ -43,8 +43,8 @@ struct KernelCache {
   }
 };
 KernelCache& kernel_cache() {
-  static KernelCache c;
-  return c;
+  static KernelCache* c = new KernelCache();  // never destroyed: programs outlive static teardown
+  return *c;
 }
 
 std::shared_ptr<CompiledKernel> lookup(const UOpRef& ast, Device& dev) {

@@ -133,15 +133,16 @@ UOp::~UOp() {
 
 void UOp::release(UOp* p) {
   // Runs when p's count reached zero. Sources released while freeing p are queued, not recursed.
-  thread_local std::vector<UOp*> pending;
+  // never destroyed: nodes held by static objects are released after thread_locals die at exit
+  thread_local std::vector<UOp*>* pending = new std::vector<UOp*>();
   thread_local bool draining = false;
   InternTable::get().unlink(p);
-  pending.push_back(p);
+  pending->push_back(p);
   if (draining) return;
   draining = true;
-  while (!pending.empty()) {
-    UOp* n = pending.back();
-    pending.pop_back();
+  while (!pending->empty()) {
+    UOp* n = pending->back();
+    pending->pop_back();
     n->~UOp();
     ::operator delete(n);
     g_live.fetch_sub(1, std::memory_order_relaxed);
