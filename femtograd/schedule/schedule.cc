@@ -93,6 +93,63 @@ UOpRef assign_target_buffer(const UOp* target) {
   fail(ErrorKind::Value, "assign", "the target must be a realized tensor, got ", t->line());
 }
 
+// A large reduce with few outputs runs in two kernels, so the first can use every core: split a
+// reduced axis into (k, n/k), reduce n/k into k partial results (stored), then reduce those.
+UOpRef split_large_reduce(const UOp* n, ShapeCache& shapes) {
+  const ReduceArg& ra = n->arg.as_reduce();
+  Shape in = shapes(n->src(0).get()), out = shapes(n);
+  int64_t nin = prod(in), nout = prod(out);
+  if (nout >= 32 || nout == 0 || nin / nout < 65536) return nullptr;
+  for (int64_t d : ra.axes) {
+    for (int64_t k : {256, 128, 64, 32, 16, 8}) {
+      if (in[d] % k != 0 || in[d] / k < 16 || nin / nout / k < 4096) continue;
+      Shape split = in;
+      split[d] = in[d] / k;
+      split.insert(split.begin() + d, k);
+      std::vector<int64_t> inner;  // every reduced axis but the k partial sums
+      for (int64_t a : ra.axes) inner.push_back(a < d ? a : a + 1);
+      UOpRef x = UOp::make(Op::RESHAPE, n->dtype, {n->src(0)}, Arg(split));
+      UOpRef part = UOp::make(Op::REDUCE_AXIS, n->dtype, {x}, Arg(ReduceArg{ra.op, inner}));
+      UOpRef stored = UOp::make(Op::CONTIGUOUS, n->dtype, {part});
+      UOpRef total = UOp::make(Op::REDUCE_AXIS, n->dtype, {stored}, Arg(ReduceArg{ra.op, {d}}));
+      return UOp::make(Op::RESHAPE, n->dtype, {total}, Arg(out));
+    }
+  }
+  return nullptr;
+}
+
+// Rewrites the graph below roots (sources first, no recursion) with split_large_reduce.
+std::vector<UOpRef> split_reduces(const std::vector<UOpRef>& roots) {
+  ShapeCache shapes;
+  PtrMap<UOpRef> done;
+  std::vector<UOpRef> keep;
+  bool any = false;
+  for (const UOp* n : tensor_toposort(roots)) {
+    UOpRef r;
+    if (!is_leaf(n)) {
+      std::vector<UOpRef> srcs;
+      bool changed = false;
+      for (const UOpRef& s : n->src()) {
+        UOpRef* m = done.find(s.get());
+        srcs.push_back(m ? *m : s);
+        changed |= srcs.back().get() != s.get();
+      }
+      r = changed ? n->replace_src(srcs) : n->ref();
+      if (r->op == Op::REDUCE_AXIS)
+        if (UOpRef sp = split_large_reduce(r.get(), shapes)) r = sp;
+    } else {
+      r = n->ref();
+    }
+    any |= r.get() != n;
+    done.put(n, r);
+    keep.push_back(n->ref());
+  }
+  if (!any) return roots;
+  std::vector<UOpRef> out;
+  for (const UOpRef& r : roots) out.push_back(*done.find(r.get()));
+  return out;
+}
+
 }  // namespace
 
 UOpRef new_buffer(const std::string& device, DType dtype, int64_t size) {
@@ -117,8 +174,9 @@ std::string device_of(const UOp* root) {
   return "";
 }
 
-Schedule create_schedule(const std::vector<UOpRef>& roots) {
+Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
   Scheduler sc;
+  std::vector<UOpRef> roots = split_reduces(user_roots);
   std::vector<const UOp*> topo = tensor_toposort(roots);
 
   // 1. what must be stored
@@ -232,6 +290,13 @@ Schedule create_schedule(const std::vector<UOpRef>& roots) {
     UOpRef store = UOp::make(Op::STORE, dtypes::void_, {g0, val});
     item.ast = UOp::make(Op::SINK, dtypes::void_, {store});
     out.items.push_back(std::move(item));
+  }
+  // a root the graph rewrite replaced is realized as its replacement's buffer
+  for (size_t i = 0; i < roots.size(); i++) {
+    if (roots[i] == user_roots[i]) continue;
+    const UOp* n = roots[i].get();
+    while (is_movement(n->op) && !is_leaf(n)) n = n->src(0).get();
+    if (const UOpRef* b = sc.stored.find(n)) out.stored.emplace_back(user_roots[i], *b);
   }
   return out;
 }
