@@ -210,7 +210,8 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
   UOpRef vec_axis;
   if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz)) {
     int64_t w = t.vector_bytes / isz;
-    if (apply_opt(k, {Opt::Kind::VECTOR, k.loops.back()->arg.as_ints()[0], w})) vec_axis = k.loops.back();
+    UOpRef axis = k.loops.back();  // apply_opt may remove it from loops (when fully vectorized)
+    if (apply_opt(k, {Opt::Kind::VECTOR, axis->arg.as_ints()[0], w})) vec_axis = axis;
   }
   // 2. otherwise SIMD partial sums along a contiguous reduce axis
   if (!vec_axis && !reduces.empty()) {
@@ -223,7 +224,7 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
     acc = accesses(k.sink);
     for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
       const UOpRef& l = *it;
-      if (l.get() == k.loops.back().get()) continue;
+      if (l->arg.as_ints()[0] == vec_axis->arg.as_ints()[0]) continue;
       bool reuse = false;
       for (const Access& a : acc) {
         auto s = stride_of(a.index->src(1).get(), l.get());
@@ -231,7 +232,7 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
       }
       if (reuse && apply_opt(k, {Opt::Kind::UPCAST, l->arg.as_ints()[0], 4})) break;
     }
-    if (!k.loops.empty()) apply_opt(k, {Opt::Kind::UPCAST, k.loops.back()->arg.as_ints()[0], 2});
+    apply_opt(k, {Opt::Kind::UPCAST, vec_axis->arg.as_ints()[0], 2});
   }
 }
 
