@@ -6,13 +6,16 @@
 #include "femtograd/codegen/codegen.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "femtograd/base/error.h"
 #include "femtograd/codegen/linearize.h"
 #include "femtograd/codegen/lower.h"
 #include "femtograd/codegen/opts.h"
 #include "femtograd/codegen/vectorize.h"
+#include "femtograd/base/flags.h"
 #include "femtograd/ir/graph_rewrite.h"
+#include "femtograd/ir/spec_kernel.h"
 #include "femtograd/ir/symbolic.h"
 
 namespace fg {
@@ -132,7 +135,7 @@ void estimate_cost(KernelProgram& k) {
 }
 }  // namespace
 
-KernelProgram codegen(const UOpRef& ast, const Target& target) {
+KernelProgram codegen(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts) {
   FG_CHECK(ast && ast->op == Op::SINK, ErrorKind::Internal, "codegen", "expected a kernel AST (SINK)");
   KernelProgram k;
   k.ast = ast;
@@ -141,11 +144,27 @@ KernelProgram codegen(const UOpRef& ast, const Target& target) {
   OptKernel ok{graph_rewrite(low.sink, symbolic(), "symbolic: index math"), {}, {}};
   for (const UOpRef& r : low.out_ranges)
     if (r) ok.loops.push_back(r);
-  hand_coded_opts(ok, target);
+  bool spec = getenv_int(Flag::SPEC) > 0;
+  if (spec) verify(ok.sink, spec_kernel(), "lowered kernel");
+  if (opts) {
+    for (const Opt& o : *opts)
+      FG_CHECK(apply_opt(ok, o), ErrorKind::Value, "codegen", o.str(), " does not apply to kernel ",
+               iteration_shape(ast).size(), "-d ", shape_str(iteration_shape(ast)));
+  } else {
+    hand_coded_opts(ok, target);
+  }
   UOpRef sink = vectorize(ok.sink);
+  if (spec) verify(sink, spec_kernel(), "vectorized kernel");
   std::vector<UOpRef> loops = ok.loops;
   k.lines = linearize(sink, loops);
+  if (spec)
+    for (const UOpRef& l : k.lines) verify(l, spec_program(), "linearized program");
   k.opts = ok.applied;
+  if (getenv_int(Flag::DEBUG) >= 3) {
+    std::string o;
+    for (const Opt& x : k.opts) o += (o.empty() ? "" : ", ") + x.str();
+    std::fprintf(stderr, "kernel AST:\n%s\nopts: [%s]\n", ast->str().c_str(), o.c_str());
+  }
   k.name = kernel_name(low, k.lines);
 
   // parameters, in DEFINE_GLOBAL order

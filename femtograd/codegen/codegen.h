@@ -38,7 +38,8 @@ struct KernelProgram {
   std::vector<Opt> opts;          // the optimizations applied
 };
 
-KernelProgram codegen(const UOpRef& ast, const Target& target);
+// opts: apply exactly these (in order) instead of the heuristic's choice
+KernelProgram codegen(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts = nullptr);
 
 // The iteration shape of a kernel: the stored value's shape with axes merged wherever every read
 // and the write index them as one contiguous run (fewer loops, simpler index math).

@@ -1,0 +1,172 @@
+// Codegen: the index math a person would write, opts that keep results, and the C it renders.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
+#include "femtograd/codegen/codegen.h"
+#include "femtograd/codegen/lower.h"
+#include "femtograd/engine/realize.h"
+#include "femtograd/ir/graph_rewrite.h"
+#include "femtograd/ir/symbolic.h"
+#include "femtograd/render/c.h"
+#include "femtograd/runtime/device.h"
+#include "femtograd/schedule/schedule.h"
+#include "femtograd/tensor/tensor.h"
+
+using namespace fg;
+
+namespace {
+UOpRef only_ast(const Tensor& t) {
+  auto s = create_schedule({t.uop()});
+  EXPECT_EQ(s.items.size(), 1u);
+  return s.items.at(0).ast;
+}
+// the simplified index expressions of the loads of a kernel, in toposort order
+std::vector<UOpRef> load_indices(const UOpRef& ast, Lowered* out = nullptr) {
+  Lowered low = lower_kernel(ast, iteration_shape(ast));
+  UOpRef sink = simplify(low.sink);
+  std::vector<UOpRef> idx;
+  for (const UOp* n : sink->toposort())
+    if (n->op == Op::LOAD) idx.push_back(n->src(0)->src(1));
+  if (out) *out = low;
+  return idx;
+}
+UOpRef c(int64_t v) { return UOp::cnst_int(dtypes::index, v); }
+std::vector<float> iota(size_t n) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; i++) v[i] = static_cast<float>(i % 97) * 0.5f - 7;
+  return v;
+}
+}  // namespace
+
+TEST(Codegen, TransposeIndexIsWhatAPersonWrites) {
+  Tensor a = Tensor::from_vector(iota(12 * 7), {12, 7});
+  Lowered low;
+  auto idx = load_indices(only_ast(a.permute({1, 0}) + 1), &low);
+  ASSERT_EQ(idx.size(), 1u);
+  ASSERT_EQ(low.out_ranges.size(), 2u);
+  // out[i, j] = a[j, i]: a is read at j*7 + i
+  EXPECT_EQ(idx[0].get(), simplify(low.out_ranges[1] * 7 + low.out_ranges[0]).get()) << idx[0]->expr();
+}
+
+TEST(Codegen, ContiguousReshapesBecomeOneLoop) {
+  Tensor a = Tensor::from_vector(iota(4 * 6 * 5), {4, 6, 5});
+  Lowered low;
+  auto idx = load_indices(only_ast(a.reshape({24, 5}).reshape({2, 60}) * 2), &low);
+  ASSERT_EQ(low.out_ranges.size(), 1u);  // (2, 60) merged into 120
+  EXPECT_EQ(idx[0].get(), low.out_ranges[0].get()) << idx[0]->expr();
+}
+
+TEST(Codegen, BroadcastIndexDropsTheExpandedAxis) {
+  Tensor a = Tensor::from_vector(iota(9), {9, 1});
+  Lowered low;
+  auto idx = load_indices(only_ast(a.expand({9, 13}) + 0.5f), &low);
+  ASSERT_EQ(low.out_ranges.size(), 2u);
+  EXPECT_EQ(idx[0].get(), low.out_ranges[0].get()) << idx[0]->expr();
+}
+
+TEST(Codegen, PaddingGuardsTheLoad) {
+  Tensor a = Tensor::from_vector(iota(5), {5});
+  Tensor p = a.pad({{2, 3}}) + 1;
+  Lowered low = lower_kernel(only_ast(p), iteration_shape(only_ast(p)));
+  UOpRef sink = simplify(low.sink);
+  const UOp* load = nullptr;
+  for (const UOp* n : sink->toposort())
+    if (n->op == Op::LOAD) load = n;
+  ASSERT_TRUE(load);
+  ASSERT_EQ(load->src(0)->nsrc(), 3u) << "the load must carry a valid condition";
+  EXPECT_EQ(load->src(0)->src(1).get(), simplify(low.out_ranges[0] - 2).get()) << load->src(0)->src(1)->expr();
+  auto got = p.to_vector<float>();
+  auto av = iota(5);
+  std::vector<float> want = {1, 1, av[0] + 1, av[1] + 1, av[2] + 1, av[3] + 1, av[4] + 1, 1, 1, 1};
+  EXPECT_EQ(got, want);
+}
+
+namespace {
+// runs ast with the given opts (or none) on fresh buffers filled from the inputs of t's schedule
+std::vector<float> run_with(const Tensor& t, const std::vector<Opt>* opts) {
+  auto sched = create_schedule({t.uop()});
+  EXPECT_EQ(sched.items.size(), 1u);
+  const ScheduleItem& it = sched.items[0];
+  Device& dev = get_device("CPU");
+  KernelProgram k = codegen(it.ast, target_for(dev), opts);
+  std::string src = render_c(k);
+  auto prog = dev.load(k.name, compile_cached(dev, src, k.name));
+  std::vector<void*> ptrs;
+  std::vector<std::shared_ptr<Buffer>> bufs;
+  for (const UOpRef& b : it.bufs) {
+    bufs.push_back(buffer_of(b));
+    ptrs.push_back(bufs.back()->ensure_allocated());
+  }
+  LaunchDims d;
+  d.global[0] = k.global_size[0];
+  prog->run(ptrs, {}, d, false);
+  std::vector<float> out(bufs[0]->size());
+  bufs[0]->copy_out(out.data(), out.size() * sizeof(float));
+  return out;
+}
+void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); i++) ASSERT_NEAR(a[i], b[i], 1e-3 * (1 + std::fabs(b[i]))) << "at " << i;
+}
+}  // namespace
+
+TEST(Codegen, EveryOptKeepsTheResult) {
+  Tensor a = Tensor::from_vector(iota(16 * 24), {16, 24}), b = Tensor::from_vector(iota(24 * 32), {24, 32});
+  Tensor mm = a.matmul(b);
+  std::vector<Opt> none;
+  std::vector<float> ref = run_with(mm, &none);
+  const std::vector<std::vector<Opt>> cases = {
+      {{Opt::Kind::UPCAST, 0, 4}},
+      {{Opt::Kind::UPCAST, 1, 8}},
+      {{Opt::Kind::UNROLL, 1000, 4}},
+      {{Opt::Kind::VECTOR, 1, 8}},
+      {{Opt::Kind::VECTOR, 1000, 8}},
+      {{Opt::Kind::VECTOR, 1, 8}, {Opt::Kind::UPCAST, 0, 4}, {Opt::Kind::UPCAST, 1, 2}, {Opt::Kind::UNROLL, 1000, 3}},
+  };
+  for (const auto& opts : cases) {
+    SCOPED_TRACE(opts[0].str());
+    expect_close(run_with(mm, &opts), ref);
+  }
+}
+
+TEST(Codegen, OptThatDoesNotDivideIsRefused) {
+  Tensor a = Tensor::from_vector(iota(10), {10});
+  std::vector<Opt> bad = {{Opt::Kind::UPCAST, 0, 3}};
+  EXPECT_THROW(codegen(only_ast(a + 1), Target{}, &bad), Error);
+}
+
+TEST(Codegen, VectorizedReductionsMatchLoops) {
+  auto v = iota(8 * 256);
+  v[77] = NAN;  // max must propagate NaN through the vector lanes
+  Tensor a = Tensor::from_vector(v, {8, 256});
+  auto s = a.sum({1}).to_vector<float>();
+  auto m = a.max({1}).to_vector<float>();
+  for (int i = 0; i < 8; i++) {
+    double ws = 0;
+    float wm = -INFINITY;
+    bool nan = false;
+    for (int j = 0; j < 256; j++) {
+      ws += v[i * 256 + j];
+      nan |= std::isnan(v[i * 256 + j]);
+      wm = std::max(wm, v[i * 256 + j]);
+    }
+    if (nan) {
+      EXPECT_TRUE(std::isnan(m[i])) << i;
+      EXPECT_TRUE(std::isnan(s[i])) << i;
+    } else {
+      EXPECT_NEAR(s[i], ws, 1e-2) << i;
+      EXPECT_EQ(m[i], wm) << i;
+    }
+  }
+}
+
+TEST(Codegen, SpecAcceptsEveryStage) {
+  Context ctx{{"SPEC", 1}};
+  Tensor a = Tensor::from_vector(iota(32 * 16), {32, 16});
+  Tensor r = a.pad({{1, 0}, {0, 0}}).shrink({{0, 32}, {0, 16}}).softmax(-1).matmul(a.T()).realize();
+  EXPECT_EQ(r.shape(), (Shape{32, 32}));
+}
