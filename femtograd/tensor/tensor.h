@@ -170,19 +170,26 @@ class Tensor {
   Tensor matmul(const Tensor& o) const;
   Tensor dot(const Tensor& o) const { return matmul(o); }
 
-  // ---- autograd (tensor/autograd.cc): gradient rules are pattern sets over UOps
-  bool requires_grad() const { return st().requires_grad; }
+  // ---- autograd (tensor/autograd.h says the rules): gradients are computed from the UOp graph at
+  // backward time by a pattern set of gradient rules (tensor/gradient.cc)
+  // true for a tensor marked with requires_grad_(), and for one computed from a marked tensor through
+  // differentiable ops outside a NoGrad scope (a walk of its graph)
+  bool requires_grad() const;
+  // marks this tensor as a leaf that backward() gives a .grad (floating point dtypes only)
   Tensor& requires_grad_(bool on = true);
   // the accumulated gradient, or an empty handle (defined() == false) before any backward
   Tensor grad() const;
   void set_grad(const Tensor& g) const;
-  void zero_grad() const;
-  // d(this)/d(every tensor with requires_grad that this depends on), accumulated into their grad;
-  // this must hold one element unless a gradient of its shape is given
+  void zero_grad() const;  // drops the gradient (grad() is empty again), like PyTorch's set_to_none
+  // d(this)/d(every tensor with requires_grad_ that this depends on), accumulated (lazily) into
+  // their grad; this must hold one element unless a gradient of its shape is given
   void backward(std::optional<Tensor> gradient = {}) const;
   Tensor detach() const;
-  // gradients of this with respect to `wrt`, without touching .grad (functional form)
+  // gradients of this with respect to `wrt`, without touching .grad (functional form); a tensor
+  // this does not depend on gets zeros
   std::vector<Tensor> gradient(const std::vector<Tensor>& wrt, std::optional<Tensor> gradient = {}) const;
+  // false inside a NoGrad scope of this thread (tensor/autograd.h)
+  static bool grad_enabled();
 
   // ---- more ops (tensor/*.cc beyond the core): declared below this line
 
@@ -203,6 +210,7 @@ class Tensor {
     std::string device;
     bool requires_grad = false;
     std::shared_ptr<Tensor> grad;  // accumulated by backward()
+    bool built_without_grad = !Tensor::grad_enabled();  // made inside a NoGrad scope
   };
   friend struct TensorAccess;
   const State& st() const;
