@@ -498,3 +498,15 @@ TEST(Autograd, DeepChainDoesNotOverflowTheStack) {
   double want = std::pow(0.999, 1000);
   expect_all_near(values(g), {want, want}, 1e-9);
 }
+
+TEST(Autograd, EveryOpThatCarriesFloatsHasARule) {
+  // a new ALU, movement or data-flow op in ops.def needs a gradient rule (possibly "none")
+  OpSet need = opgroups::ALU | opgroups::Movement |
+               OpSet{Op::CAST, Op::BITCAST, Op::REDUCE_AXIS, Op::CONTIGUOUS, Op::CONTIGUOUS_BACKWARD};
+  OpSet have;
+  for (const Rule& r : gradient_rules().rules()) have = have | r.pat.node().ops;
+  for (int i = 0; i < kNumOps; i++) {
+    Op op = static_cast<Op>(i);
+    if (need.has(op)) EXPECT_TRUE(have.has(op)) << "no gradient rule for " << op_name(op);
+  }
+}
