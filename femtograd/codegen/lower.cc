@@ -90,6 +90,7 @@ struct Lowerer {
         return UOp::make(Op::LOAD, vt, {index, UOp::cnst(vt, 0)});
       }
       case Op::CONST: return n->ref();
+      case Op::ARANGE: return idx[0]->cast(n->dtype);
       case Op::RESHAPE:
         return lower(n->src(0).get(), reshape_index(shapes(n->src(0).get()), n->arg.as_ints(), idx), gate);
       case Op::PERMUTE: {

@@ -13,7 +13,7 @@ int64_t prod(std::span<const int64_t> s) {
 Shape infer_shape(const UOp& n, std::span<const Shape* const> srcs) {
   auto in = [&](size_t i) -> const Shape& { return *srcs[i]; };
   switch (n.op) {
-    case Op::BUFFER: return {n.arg.as_int()};
+    case Op::BUFFER: case Op::ARANGE: return {n.arg.as_int()};
     case Op::DEFINE_GLOBAL: return {n.dtype.size};
     case Op::BUFFER_VIEW: return {n.arg.as_ints()[0]};
     case Op::CONST: case Op::DEFINE_VAR: case Op::BIND: return {};

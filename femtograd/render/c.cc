@@ -175,6 +175,12 @@ struct CRenderer {
   std::string name(const UOp* u) {
     if (std::string* s = names.find(u)) return *s;
     if (u->op == Op::CONST) return set(u, render_const(*u));
+    if (u->op == Op::VCONST) {  // lane numbers, printed inline like constants
+      std::string r = "((" + type(u->dtype) + "){";
+      const auto& vals = u->arg.as_ints();
+      for (size_t i = 0; i < vals.size(); i++) r += (i ? ", " : "") + std::to_string(vals[i]);
+      return set(u, r + "})");
+    }
     if (u->op == Op::DEFINE_GLOBAL) return set(u, "data" + std::to_string(u->arg.as_int()));
     fail(ErrorKind::Internal, "render_c", "use of ", u->line(), " before it is defined");
   }
@@ -400,13 +406,6 @@ struct CRenderer {
         }
         if (is_emulated(vt.scalar)) v = "fg_to_" + short_name(vt.scalar) + "(" + v + ")";
         line(guard + name(dst.src(0).get()) + "[" + name(dst.src(1).get()) + "] = " + v + ";");
-        return;
-      }
-      case Op::VCONST: {
-        std::string r = "((" + type(u.dtype) + "){";
-        const auto& vals = u.arg.as_ints();
-        for (size_t i = 0; i < vals.size(); i++) r += (i ? ", " : "") + std::to_string(vals[i]);
-        set(&u, r + "})");
         return;
       }
       case Op::VECTORIZE: {

@@ -269,6 +269,8 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
         r = global(rb, sc.shapes(m));
       } else if (m->op == Op::CONST && m->nsrc() > 0) {
         r = UOp::make(Op::CONST, m->dtype, {}, m->arg);
+      } else if ((m->op == Op::DETACH || m->op == Op::CONTIGUOUS_BACKWARD) && ready) {
+        r = *built.find(m->src(0).get());  // autograd markers: the value passes through
       } else if (!ready) {
         stack.push_back({m, true});
         for (size_t i = m->nsrc(); i-- > 0;)

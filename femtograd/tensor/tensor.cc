@@ -80,14 +80,11 @@ Tensor Tensor::full_like(Scalar value, std::optional<DType> dtype) const {
 }
 
 namespace {
-// [0, 1, ..., n-1] as int32 from movement ops and one sum: row i of the (n, n) window view below
-// holds i ones, because the windows slide over [0]*n + [1]*(n-1) with stride -1.
+// [0, 1, ..., n-1] as int32: an ARANGE node, which lowers to the loop index itself
 Tensor iota(int64_t n, const std::string& device) {
-  if (n <= 1) return Tensor::full({n}, 0, dtypes::int32, device);
-  Tensor v = Tensor::full({n - 1}, 1, dtypes::int32, device).pad({{n, 0}});  // 2n-1 long
-  Tensor rows = v.reshape({1, 2 * n - 1}).expand({n, 2 * n - 1}).reshape({n * (2 * n - 1)});
-  Tensor win = rows.shrink({{0, n * (2 * n - 2)}}).reshape({n, 2 * n - 2}).shrink({{0, n}, {0, n}});
-  return win.sum({1}, false, dtypes::int32);
+  std::string dev = canonical_device(device.empty() ? default_device() : device);
+  UOpRef d = UOp::make(Op::DEVICE, dtypes::void_, {}, Arg(dev));
+  return Tensor(UOp::make(Op::ARANGE, dtypes::int32, {d}, Arg(n)), {n}, dev);
 }
 }  // namespace
 

@@ -401,7 +401,7 @@ TEST(Autograd, DetachStopsGradients) {
 // lower DETACH ... inside a kernel" (the scheduler does not treat DETACH and CONTIGUOUS_BACKWARD as
 // the identity). Minimal reproduction: f64({1,2,3}, {3}).detach().realize(). Gradients whose graph
 // keeps a detached value (d/dx of x.detach() * x is x.detach()) hit the same failure.
-TEST(Autograd, DISABLED_DetachedValueRealizes) {
+TEST(Autograd, DetachedValueRealizes) {
   Tensor x = f64({1, 2, 3}, {3});
   expect_all_near(values(x.detach() * 1), {1, 2, 3});
   Tensor g = (x.detach() * x).sum().gradient({x})[0];
