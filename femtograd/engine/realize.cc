@@ -103,37 +103,54 @@ std::shared_ptr<CompiledKernel> get_kernel(const UOpRef& ast, Device& dev) {
   return lookup(ast, dev);
 }
 
+namespace {
+thread_local std::vector<ExecItem>* t_capture = nullptr;
+}  // namespace
+
+void set_capture(std::vector<ExecItem>* list) { t_capture = list; }
+
+void run_exec_item(const ExecItem& it) {
+  if (!it.kernel) {
+    run_copy(it.bufs[0], it.bufs[1]);
+    return;
+  }
+  int debug = static_cast<int>(getenv_int(Flag::DEBUG));
+  GlobalCounters& gc = GlobalCounters::get();
+  const CompiledKernel& ck = *it.kernel;
+  void* ptrs[64];
+  std::vector<void*> many;
+  void** p = ptrs;
+  if (it.bufs.size() > 64) { many.resize(it.bufs.size()); p = many.data(); }
+  for (size_t i = 0; i < it.bufs.size(); i++) p[i] = it.bufs[i]->ensure_allocated();
+  LaunchDims dims;
+  for (int i = 0; i < 3; i++) dims.global[i] = ck.prog.global_size[i], dims.local[i] = ck.prog.local_size[i];
+  double t = ck.program->run(std::span<void* const>(p, it.bufs.size()), {}, dims, debug >= 2);
+  gc.kernel_count++;
+  gc.global_ops += ck.prog.flops;
+  gc.global_mem += ck.prog.bytes;
+  gc.time_sum_s += t;
+  if (debug >= 2) {
+    std::string opts;
+    for (const Opt& o : ck.prog.opts) opts += (opts.empty() ? "" : " ") + o.str();
+    std::fprintf(stderr, "*** %-6s %4lld %-28s %9.2f us  %8.2f GFLOP/s  %8.2f GB/s  %s\n", it.device.c_str(),
+                 static_cast<long long>(gc.kernel_count), ck.prog.name.c_str(), t * 1e6,
+                 t > 0 ? ck.prog.flops / t * 1e-9 : 0.0, t > 0 ? ck.prog.bytes / t * 1e-9 : 0.0, opts.c_str());
+  }
+}
+
 void realize(const std::vector<UOpRef>& roots) {
   Schedule sched = create_schedule(roots);
   std::vector<std::pair<UOpRef, Device*>> asts;
   for (const ScheduleItem& it : sched.items)
     if (it.kind == ScheduleItem::Kind::Kernel) asts.push_back({it.ast, &get_device(it.device)});
   prepare(asts);
-
-  int debug = static_cast<int>(getenv_int(Flag::DEBUG));
-  GlobalCounters& gc = GlobalCounters::get();
   for (const ScheduleItem& it : sched.items) {
-    std::vector<std::shared_ptr<Buffer>> bufs;
-    for (const UOpRef& b : it.bufs) bufs.push_back(buffer_of(b));
-    if (it.kind == ScheduleItem::Kind::Copy) {
-      run_copy(bufs[0], bufs[1]);
-      continue;
-    }
-    Device& dev = get_device(it.device);
-    auto ck = lookup(it.ast, dev);
-    std::vector<void*> ptrs;
-    for (auto& b : bufs) ptrs.push_back(b->ensure_allocated());
-    LaunchDims dims;
-    for (int i = 0; i < 3; i++) dims.global[i] = ck->prog.global_size[i], dims.local[i] = ck->prog.local_size[i];
-    double t = ck->program->run(ptrs, {}, dims, debug >= 2);
-    gc.kernel_count++;
-    gc.global_ops += ck->prog.flops;
-    gc.global_mem += ck->prog.bytes;
-    gc.time_sum_s += t;
-    if (debug >= 2)
-      std::fprintf(stderr, "*** %-6s %4lld %-28s %9.2f us  %8.2f GFLOP/s  %8.2f GB/s\n", dev.name().c_str(),
-                   static_cast<long long>(gc.kernel_count), ck->prog.name.c_str(), t * 1e6,
-                   t > 0 ? ck->prog.flops / t * 1e-9 : 0.0, t > 0 ? ck->prog.bytes / t * 1e-9 : 0.0);
+    ExecItem ei;
+    ei.device = it.device;
+    for (const UOpRef& b : it.bufs) ei.bufs.push_back(buffer_of(b));
+    if (it.kind == ScheduleItem::Kind::Kernel) ei.kernel = lookup(it.ast, get_device(it.device));
+    run_exec_item(ei);
+    if (t_capture) t_capture->push_back(std::move(ei));
   }
   for (auto& [node, buf] : sched.stored) node->set_realized(buf);
 }

@@ -29,6 +29,17 @@ std::shared_ptr<CompiledKernel> get_kernel(const UOpRef& ast, Device& dev);
 // what codegen targets on this device
 Target target_for(Device& dev);
 
+// One unit of work a realize ran: a kernel (or a copy when kernel is null) on its buffers.
+struct ExecItem {
+  std::shared_ptr<CompiledKernel> kernel;
+  std::vector<std::shared_ptr<Buffer>> bufs;
+  std::string device;
+};
+// Runs one exec item (the JIT replays captured items with this).
+void run_exec_item(const ExecItem& item);
+// While a capture list is set, realize() appends every item it runs to it (this thread only).
+void set_capture(std::vector<ExecItem>* list);
+
 // Process-wide counters (GlobalCounters): kernels run, FLOPs and bytes of those kernels, and the
 // time spent in them when timed.
 struct GlobalCounters {
