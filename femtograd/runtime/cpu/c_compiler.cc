@@ -28,8 +28,7 @@ namespace {
 // IEEE semantics hold (no -ffast-math: NaN, inf and signed zeros behave), except that a*b+c may
 // fuse into one FMA, as PyTorch's and BLAS kernels do;
 // -fwrapv: signed integers wrap, as the IR defines them (C leaves overflow undefined)
-const char* const kFlags[] = {"-O2",     "-march=native",     "-fPIC",          "-shared",
-                              "-ffp-contract=fast", "-fno-math-errno", "-fwrapv"};
+const char* const kFlags[] = {"-O2", "-march=native", "-fPIC", "-ffp-contract=fast", "-fno-math-errno", "-fwrapv"};
 
 std::vector<std::string> split_words(const std::string& s) {
   std::vector<std::string> out;
@@ -212,11 +211,24 @@ std::string CCompiler::compile(const std::string& src, const std::string& name) 
     FG_CHECK(out.good(), ErrorKind::Runtime, "CPU compile", "kernel ", name, ": cannot write ",
              c_path);
   }
+  // Compiling to an object and linking it with ld directly skips the compiler driver's link
+  // step (toolchain discovery, crt files), which costs as much as compiling a small kernel.
+  // The shared object needs no libraries: libm's functions resolve in the loading process.
+  static const bool have_ld = run_process({"ld", "--version"}).status == 0;
+  std::string o_path = dir.path + "/" + stem + ".o";
   std::vector<std::string> argv = cmd_;
   for (const auto& f : flags()) argv.push_back(f);
-  for (const char* a : {"-x", "c", c_path.c_str(), "-x", "none", "-o", so_path.c_str(), "-lm"})
-    argv.emplace_back(a);
+  if (have_ld) {
+    for (const char* a : {"-c", "-x", "c", c_path.c_str(), "-o", o_path.c_str()}) argv.emplace_back(a);
+  } else {
+    for (const char* a : {"-shared", "-x", "c", c_path.c_str(), "-x", "none", "-o", so_path.c_str(), "-lm"})
+      argv.emplace_back(a);
+  }
   ProcessResult r = run_process(argv);
+  if (r.status == 0 && have_ld) {
+    ProcessResult l = run_process({"ld", "-shared", "-o", so_path, o_path});
+    if (l.status != 0) r = l;
+  }
   std::string msg = r.output;
   replace_all(msg, dir.path + "/", "");
   if (r.status != 0) {
