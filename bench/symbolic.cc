@@ -67,15 +67,21 @@ class Exprs {
     std::vector<size_t> perm(view.size());
     for (size_t i = 0; i < perm.size(); i++) perm[i] = i;
     std::shuffle(perm.begin(), perm.end(), rng_);
-    // ranges over the permuted view; coordinate of view axis perm[i] is range i
+    // ranges over the permuted view; coordinate of view axis perm[i] is range i. Linearized and
+    // split the way codegen/lower.cc does: Horner form, no % on the first axis, no // by 1
     std::vector<UOpRef> coord(view.size());
     for (size_t i = 0; i < perm.size(); i++) coord[perm[i]] = range(view[perm[i]]);
-    UOpRef lin = k(0);
+    UOpRef lin;
+    for (size_t i = 0; i < view.size(); i++) lin = lin ? lin * view[i] + coord[i] : coord[i];
+    std::vector<UOpRef> in_idx(in.size());
     int64_t st = 1;
-    for (size_t i = view.size(); i-- > 0;) lin = lin + coord[i] * st, st *= view[i];
-    UOpRef idx = k(0);
-    st = 1;
-    for (size_t j = in.size(); j-- > 0;) idx = idx + (idiv(lin, st) % in[j]) * st, st *= in[j];
+    for (size_t j = in.size(); j-- > 0;) {
+      UOpRef q = st == 1 ? lin : idiv(lin, st);
+      in_idx[j] = j == 0 ? q : q % in[j];
+      st *= in[j];
+    }
+    UOpRef idx;
+    for (size_t j = 0; j < in.size(); j++) idx = idx ? idx * in[j] + in_idx[j] : in_idx[j];
     roots.push_back(idx);
   }
 

@@ -22,17 +22,18 @@ UOpRef on_root(const Match& m) {
   return F(m.root);
 }
 
-UOpRef fold_const_node(const UOp* n) {
-  DType operand = n->src(n->nsrc() - 1)->dtype;
-  Arg args[3];
-  for (size_t i = 0; i < n->nsrc(); i++) args[i] = n->src(i)->arg;
-  std::optional<Arg> r = fold_alu(n->op, operand, std::span<const Arg>(args, n->nsrc()));
-  if (!r) return nullptr;
-  return UOp::make(Op::CONST, n->dtype, {}, canonical_const(n->dtype, *r));
-}
-
-// the exact value range of a node's sources is sound for its own range (no uint64 anywhere)
-UOpRef fold_to_const_by_range(const UOp* n) {
+// an ALU node of constants is its value (fold_alu: exact in the dtype); an int or bool node whose
+// range is one value is that value (bounds are sound: no uint64 anywhere)
+UOpRef fold_constant(const UOp* n) {
+  bool all_const = is_alu(n->op) && n->nsrc() <= 3;
+  for (const UOpRef& s : n->src()) all_const &= s->op == Op::CONST;
+  if (all_const) {
+    Arg args[3];
+    for (size_t i = 0; i < n->nsrc(); i++) args[i] = n->src(i)->arg;
+    DType operand = n->src(n->nsrc() - 1)->dtype;
+    if (std::optional<Arg> r = fold_alu(n->op, operand, std::span<const Arg>(args, n->nsrc())))
+      return UOp::make(Op::CONST, n->dtype, {}, canonical_const(n->dtype, *r));
+  }
   if (!ranged(n) || n->vmin() != n->vmax()) return nullptr;
   for (const UOpRef& s : n->src())
     if (s->dtype.scalar == ScalarType::UInt64) return nullptr;
@@ -86,12 +87,11 @@ const PatternMatcher& symbolic() {
                ibx = x.of(DTypeClass::IntOrBool);
     const UPat T = UPat::cnst(1).with_dtype(dtypes::bool_),
                F = UPat::cnst(0).with_dtype(dtypes::bool_);
-    const UPat cnst_src = UPat(Op::CONST);
-    using S = UPat::Srcs;
 
     return PatternMatcher({
-        // ---- constants: an ALU node of constants is its value, computed exactly in its dtype
-        {UPat(opgroups::ALU, {cnst_src}, S::Repeat), on_root<fold_const_node>},
+        // ---- constants: an ALU node of constants is its value, computed exactly in its dtype;
+        //      a node whose range is a single value is that value
+        {UPat(opgroups::ALU | OpSet(Op::CAST)), on_root<fold_constant>},
         {UPat(Op::CAST, {c}),
          [c](const Match& m) -> UOpRef {
            auto r = fold_cast(m.get(c)->arg, m.get(c)->dtype, m.root->dtype);
@@ -109,13 +109,14 @@ const PatternMatcher& symbolic() {
         {UPat(Op::CONST),
          [](const Match& m) -> UOpRef {
            const UOp* n = m.root;
-           if (!n->arg.is_number() || n->dtype.is_ptr() || n->dtype.count != 1) return nullptr;
-           Arg a = canonical_const(n->dtype, n->arg);
+           const DType& dt = n->dtype;
+           if (!n->arg.is_number() || dt.is_ptr() || dt.count != 1) return nullptr;
+           if (dt.is_int() && n->arg.is_int() && wrap_int(dt, n->arg.as_int()) == n->arg.as_int())
+             return nullptr;  // the common case, without building an Arg
+           if (dt.is_bool() && n->arg.is_bool()) return nullptr;
+           Arg a = canonical_const(dt, n->arg);
            return a == n->arg ? nullptr : UOp::make(Op::CONST, n->dtype, n->src(), a);
          }},
-        // a node whose range is a single value is that value (bounds are sound on every int/bool
-        // node)
-        {UPat(opgroups::ALU | OpSet(Op::CAST)), on_root<fold_to_const_by_range>},
 
         // ---- identities that hold for every value (ints: mod 2^bits; x*0 not for floats: NaN,
         // inf)

@@ -100,6 +100,7 @@ i128 dmax(DType dt);
 struct Term {
   const UOp* base;
   int64_t coef;
+  const UOp* node = nullptr;  // the node this term came from, reused while it still matches
 };
 // A sum as terms in canonical order plus a constant. lo/hi: the exact (unwrapped) interval of the
 // sum from the terms' bounds; fits: it lies in the dtype's range, so the node's value is that sum.
@@ -114,7 +115,10 @@ void linearize(const UOp* x, Linear& out);
 // interval of one term, exact
 void term_range(const Term& t, i128* lo, i128* hi);
 // builds the canonical sum of terms (sorted, like terms combined here) plus konst
-UOpRef build_sum(DType dt, SmallVec<Term>& terms, int64_t konst);
+// hint: a sum whose leading terms the result may share (its prefix nodes are reused)
+UOpRef build_sum(DType dt, SmallVec<Term>& terms, int64_t konst, const UOp* hint = nullptr);
+// tree size of the sum build_sum would make, from the terms' base sizes (an upper bound)
+int64_t sum_size(const SmallVec<Term>& terms, int64_t konst, const int64_t* base_sizes);
 // the node of one term: base, or base*coef
 UOpRef term_node(DType dt, const Term& t);
 

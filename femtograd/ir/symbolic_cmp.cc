@@ -6,6 +6,8 @@
 // any value (both are bijections mod 2^bits) and divide common factors only when the sum does not
 // wrap.
 
+#include <algorithm>
+
 #include "femtograd/ir/symbolic.h"
 
 namespace fg::sym {
@@ -103,6 +105,7 @@ UOpRef lt_const(const UOp* n, const UOp* x, int64_t c, bool right) {
       return make_lt(n, dt, big, right ? t0 + 1 : t0, right);
     }
   }
+  if (lin.konst == 0 && lin.terms.size() == 1 && lin.terms[0].coef == 1) return nullptr;  // x<c
   if (lin.konst != 0 || lin.terms.size() == 1) return make_lt(n, dt, lin.terms, cc, right);
   return nullptr;
 }
@@ -206,6 +209,9 @@ UOpRef fold_andor(const UOp* n) {
       e.push_back(x);
     }
   }
+  SmallVec<const UOp*, 16> orig;  // the chain as it is, to see whether anything changes
+  for (const UOp* x : e) orig.push_back(x);
+  bool had_const = konst.has_value();
   auto decided = [&](bool v) { return UOp::cnst_bool(v); };
   if (konst) {
     int64_t kv = wrap_int(dt, konst->is_bool() ? konst->as_bool() : konst->as_int());
@@ -263,6 +269,9 @@ UOpRef fold_andor(const UOp* n) {
       if (e[i]) e[out++] = e[i];
     e.resize_down(out);
   }
+  if (!had_const && !konst && e.size() == orig.size() &&
+      std::equal(e.begin(), e.end(), orig.begin()))
+    return nullptr;
   UOpRef acc;
   for (const UOp* x : e) acc = acc ? UOp::make(op, dt, {acc, x->ref()}) : x->ref();
   if (konst) {

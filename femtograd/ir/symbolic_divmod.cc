@@ -29,20 +29,43 @@ struct Ctx {
   DType dt;
   bool div;
   bool negate;  // the candidates are for -x (or the divisor's sign flips the quotient)
+  const Linear* lin = nullptr;
   SmallVec<UOpRef, 4> keep;
-  int64_t ns = -1;  // the node's tree size, once needed
+  SmallVec<int64_t> bs;  // tree size of each base of lin, once needed (-1: not yet)
+  int64_t ns = -1;       // the node's tree size, once needed
 
-  // builds a candidate (negated when needed) and takes it when it is not bigger; `strict`: smaller
-  UOpRef take(SmallVec<Term>& terms, i128 konst, bool strict = false) {
+  int64_t base_size(const UOp* b) {
+    for (size_t i = 0; i < lin->terms.size(); i++)
+      if (lin->terms[i].base == b) {
+        while (bs.size() <= i) bs.push_back(-1);
+        if (bs[i] < 0) bs[i] = tree_size(b);
+        return bs[i];
+      }
+    return tree_size(b);
+  }
+  int64_t coef_final(int64_t c) const { return negate ? ring(dt, -i128(c)) : c; }
+  // tree size of the sum build_sum makes of t and konst (negated when `neg` and negate), plus
+  // one more term of size `extra` when extra >= 0. Exact for terms with distinct bases.
+  int64_t est(const SmallVec<Term>& t, i128 konst, int64_t extra = -1, bool neg = true) {
+    int64_t s = extra >= 0 ? extra : 0;
+    for (const Term& x : t)
+      s += base_size(x.base) + ((neg ? coef_final(x.coef) : x.coef) != 1 ? 2 : 0);
+    int64_t parts = static_cast<int64_t>(t.size()) + (konst != 0) + (extra >= 0);
+    return parts == 0 ? 1 : s + (konst != 0 ? 1 : 0) + parts - 1;
+  }
+  int64_t term_est(int64_t base, int64_t coef) { return base + (coef_final(coef) != 1 ? 2 : 0); }
+  bool fits(int64_t size) {
+    if (ns < 0) ns = tree_size(n);
+    return size <= ns;
+  }
+  // builds a candidate (negated when needed); the caller checked its size with est/fits
+  UOpRef take(SmallVec<Term>& terms, i128 konst) {
     if (negate) {
       for (Term& t : terms) t.coef = ring(dt, -i128(t.coef));
       konst = -konst;
     }
     UOpRef r = build_sum(dt, terms, ring(dt, konst));
-    if (r.get() == n) return nullptr;
-    if (ns < 0) ns = tree_size(n);
-    int64_t rs = tree_size(r.get());
-    return (strict ? rs < ns : rs <= ns) ? r : nullptr;
+    return r.get() == n ? nullptr : r;
   }
   const UOp* hold(UOpRef r) {
     keep.push_back(std::move(r));
@@ -89,11 +112,13 @@ UOpRef fold_nonneg(Ctx& cx, const Linear& lin, int64_t c) {
       for (size_t i = 0; i < nt; i++)
         if (i128 q = (i128(lin.terms[i].coef) - r[i]) / c)
           out.push_back({lin.terms[i].base, ring(dt, q)});
-      if (UOpRef res = cx.take(out, q0 + m)) return res;
+      if (cx.fits(cx.est(out, q0 + m)))
+        if (UOpRef res = cx.take(out, q0 + m)) return res;
     } else {
       for (size_t i = 0; i < nt; i++)
         if (r[i]) out.push_back({lin.terms[i].base, ring(dt, r[i])});
-      if (UOpRef res = cx.take(out, r0 - m * c)) return res;
+      if (cx.fits(cx.est(out, r0 - m * c)))
+        if (UOpRef res = cx.take(out, r0 - m * c)) return res;
     }
   }
   // 2. (a*c + b)//c -> a + b//c and (a*c + b)%c -> b%c, when b >= 0 (the % only when smaller)
@@ -111,15 +136,17 @@ UOpRef fold_nonneg(Ctx& cx, const Linear& lin, int64_t c) {
       if (i128 q = fdiv(t.coef, c)) qt.push_back({t.base, ring(dt, q)});
     }
     if ((!qt.empty() || q0 != 0) && lo >= 0 && hi <= dmax(dt)) {
-      UOpRef rest = build_sum(dt, rt, static_cast<int64_t>(r0));
-      UOpRef dm = UOp::make(cx.div ? Op::IDIV : Op::MOD, dt, {rest, UOp::cnst_int(dt, c)});
-      if (cx.div) {
-        qt.push_back({cx.hold(dm), 1});
-        if (UOpRef res = cx.take(qt, q0)) return res;
-      } else {
-        SmallVec<Term> one;
-        one.push_back({cx.hold(dm), 1});
-        if (UOpRef res = cx.take(one, 0, true)) return res;
+      int64_t dm_size = cx.est(rt, r0, -1, false) + 2;
+      bool ok = cx.div ? cx.fits(cx.est(qt, q0, cx.term_est(dm_size, 1)))
+                       : cx.fits(cx.term_est(dm_size, 1) + 1);  // strictly smaller
+      if (ok) {
+        UOpRef rest = build_sum(dt, rt, static_cast<int64_t>(r0));
+        UOpRef dm = UOp::make(cx.div ? Op::IDIV : Op::MOD, dt, {rest, UOp::cnst_int(dt, c)});
+        SmallVec<Term> out;
+        if (cx.div)
+          for (const Term& t : qt) out.push_back(t);
+        out.push_back({cx.hold(dm), 1});
+        if (UOpRef res = cx.take(out, cx.div ? q0 : 0)) return res;
       }
     }
   }
@@ -146,17 +173,25 @@ UOpRef fold_nonneg(Ctx& cx, const Linear& lin, int64_t c) {
     }
     if (at.empty() || lo < 0 || hi >= g) continue;
     int64_t cg = c / g;
-    UOpRef a = build_sum(dt, at, static_cast<int64_t>(fdiv(lin.konst, g)));
+    i128 ak = fdiv(lin.konst, g), bk = fmod(lin.konst, g);
+    int64_t a_size = cx.est(at, ak, -1, false);
     SmallVec<Term> out;
-    if (cx.div) {
-      out.push_back(
-          {cx.hold(cg == 1 ? a : UOp::make(Op::IDIV, dt, {a, UOp::cnst_int(dt, cg)})), 1});
-      if (UOpRef res = cx.take(out, 0)) return res;
-    } else {
-      for (const Term& t : bt) out.push_back(t);
-      if (cg > 1) out.push_back({cx.hold(UOp::make(Op::MOD, dt, {a, UOp::cnst_int(dt, cg)})), g});
-      if (UOpRef res = cx.take(out, fmod(lin.konst, g))) return res;
+    if (cx.div && cg == 1) {  // x//g = A
+      if (!cx.fits(cx.est(at, ak))) continue;
+      for (const Term& t : at) out.push_back(t);
+      if (UOpRef res = cx.take(out, ak)) return res;
+      continue;
     }
+    int64_t extra = cg == 1 ? -1 : cx.term_est(a_size + 2, cx.div ? 1 : g);
+    if (!cx.fits(cx.div ? extra : cx.est(bt, bk, extra))) continue;
+    if (!cx.div)
+      for (const Term& t : bt) out.push_back(t);
+    if (cg > 1) {
+      UOpRef a = build_sum(dt, at, static_cast<int64_t>(ak));
+      UOpRef dm = UOp::make(cx.div ? Op::IDIV : Op::MOD, dt, {a, UOp::cnst_int(dt, cg)});
+      out.push_back({cx.hold(dm), cx.div ? 1 : g});
+    }
+    if (UOpRef res = cx.take(out, cx.div ? 0 : bk)) return res;
   }
   return nullptr;
 }
@@ -183,7 +218,7 @@ UOpRef fold_divmod(const UOp* n) {
   Linear lin;
   linearize(x, lin);
   if (!lin.fits) return nullptr;
-  Ctx cx{n, dt, div, false, {}, -1};
+  Ctx cx{n, dt, div, false, &lin, {}, {}, -1};
   // exact multiples of c divide for any sign
   bool exact = lin.konst % c == 0;
   for (const Term& t : lin.terms) exact &= t.coef % c == 0;
@@ -193,6 +228,8 @@ UOpRef fold_divmod(const UOp* n) {
     for (const Term& t : lin.terms) q.push_back({t.base, t.coef / c});
     return cx.take(q, lin.konst / c);
   }
+  // the node's size: x's sum (as linearized: exact for a canonical sum, smaller otherwise) + 2
+  cx.ns = cx.est(lin.terms, lin.konst, -1, false) + 2;
   bool neg = false;
   if (x->vmin() < 0) {
     if (x->vmax() > 0 || dt.is_unsigned() || -lin.lo > dmax(dt) || lin.konst == dmin(dt))

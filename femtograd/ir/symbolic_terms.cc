@@ -69,11 +69,11 @@ bool is_int_const(const UOp* n) { return n->op == Op::CONST && !n->arg.is_float(
 Term split_term(const UOp* t) {
   if (t->op == Op::MUL) {
     if (is_int_const(t->src(1).get()))
-      return {t->src(0).get(), wrap_int(t->dtype, const_int(t->src(1).get()))};
+      return {t->src(0).get(), wrap_int(t->dtype, const_int(t->src(1).get())), t};
     if (is_int_const(t->src(0).get()))
-      return {t->src(1).get(), wrap_int(t->dtype, const_int(t->src(0).get()))};
+      return {t->src(1).get(), wrap_int(t->dtype, const_int(t->src(0).get())), t};
   }
-  return {t, 1};
+  return {t, 1, t};
 }
 
 // appends the terms of the ADD tree x (in order) and folds its constants into konst
@@ -137,8 +137,19 @@ void normalize(DType dt, SmallVec<Term>& t, int64_t& konst) {
   }
 }
 
-bool is_divmod_base(const UOp* b) {
-  return (b->op == Op::MOD || b->op == Op::IDIV) && is_int_const(b->src(1).get());
+// m = (u%c)*k and q = (u//c)*(c*k) or ((u//c)%d)*(c*k), for c, d > 0: partners that recombine
+bool partners(DType dt, const Term& m, const Term& q) {
+  const UOp *mb = m.base, *qb = q.base;
+  if (mb->op != Op::MOD || !is_int_const(mb->src(1).get())) return false;
+  int64_t c = const_int(mb->src(1).get());
+  if (c <= 0) return false;
+  if (q.coef !=
+      wrap_int(dt, static_cast<int64_t>(static_cast<uint64_t>(m.coef) * static_cast<uint64_t>(c))))
+    return false;
+  if (qb->op == Op::MOD && is_int_const(qb->src(1).get()) && const_int(qb->src(1).get()) > 0)
+    qb = qb->src(0).get();
+  return qb->op == Op::IDIV && qb->src(0) == mb->src(0) && is_int_const(qb->src(1).get()) &&
+         const_int(qb->src(1).get()) == c;
 }
 
 // (u//c)*(c*k) + (u%c)*k -> u*k and ((u//c)%d)*(c*k) + (u%c)*k -> (u%(c*d))*k, for c, d > 0.
@@ -146,39 +157,44 @@ bool is_divmod_base(const UOp* b) {
 bool recombine(DType dt, SmallVec<Term>& t, SmallVec<UOpRef, 4>& keep) {
   bool any = false;
   for (size_t i = 0; i < t.size(); i++) {
-    const UOp* m = t[i].base;
-    if (m->op != Op::MOD || !is_int_const(m->src(1).get())) continue;
-    const UOp* u = m->src(0).get();
-    int64_t c = const_int(m->src(1).get());
-    if (c <= 0) continue;
-    int64_t want = wrap_int(
-        dt, static_cast<int64_t>(static_cast<uint64_t>(t[i].coef) * static_cast<uint64_t>(c)));
     for (size_t j = 0; j < t.size(); j++) {
-      const UOp* q = t[j].base;
-      if (j == i || t[j].coef != want) continue;
-      if (q->op == Op::IDIV && q->src(0).get() == u && is_int_const(q->src(1).get()) &&
-          const_int(q->src(1).get()) == c) {
+      if (j == i || t[i].coef == 0 || t[j].coef == 0 || !partners(dt, t[i], t[j])) continue;
+      const UOp *m = t[i].base, *q = t[j].base, *u = m->src(0).get();
+      if (q->op == Op::IDIV) {
         t[i].base = u;
-      } else if (q->op == Op::MOD && is_int_const(q->src(1).get()) &&
-                 const_int(q->src(1).get()) > 0) {
-        const UOp* qd = q->src(0).get();
-        if (qd->op != Op::IDIV || qd->src(0).get() != u || !is_int_const(qd->src(1).get()) ||
-            const_int(qd->src(1).get()) != c)
-          continue;
-        i128 cd = i128(c) * const_int(q->src(1).get());
+      } else {  // ((u//c)%d)*(c*k) + (u%c)*k -> (u%(c*d))*k
+        i128 cd = i128(const_int(m->src(1).get())) * const_int(q->src(1).get());
         if (cd > dmax(dt)) continue;
         keep.push_back(
             UOp::make(Op::MOD, dt, {u->ref(), UOp::cnst_int(dt, static_cast<int64_t>(cd))}));
         t[i].base = keep.back().get();
-      } else {
-        continue;
       }
+      t[i].node = nullptr;
       t[j].coef = 0;  // dropped by normalize
       any = true;
       break;
     }
   }
   return any;
+}
+
+// whether the new term R has a recombination partner among the terms of the canonical sum L
+bool has_partner(DType dt, const UOp* L, const UOp* R) {
+  Term r = split_term(R);
+  const UOp* b = r.base;
+  if (!(b->op == Op::MOD || b->op == Op::IDIV) || !is_int_const(b->src(1).get())) return false;
+  for (const UOp* s = L;; s = s->src(0).get()) {
+    Term t = split_term(s->op == Op::ADD ? s->src(1).get() : s);
+    if (partners(dt, r, t) || partners(dt, t, r)) return true;
+    if (s->op != Op::ADD) return false;
+  }
+}
+
+// whether node tn is exactly the canonical node of term t
+bool same_term(const UOp* tn, const Term& t) {
+  if (t.coef == 1) return tn == t.base;
+  return tn->op == Op::MUL && tn->src(0).get() == t.base && tn->src(1)->op == Op::CONST &&
+         tn->src(1)->arg.is_int() && tn->src(1)->arg.as_int() == t.coef;
 }
 
 const UOp* last_term(const UOp* s) { return s->op == Op::ADD ? s->src(1).get() : s; }
@@ -216,27 +232,35 @@ int node_cmp(const UOp* a, const UOp* b) {
 }
 
 namespace {
-// memo of tree sizes: a small table on the stack, a PtrMap past it
+// memo of tree sizes: a small open-addressing table on the stack, a PtrMap past it
 struct SizeMemo {
-  static constexpr size_t kInline = 64;
-  std::pair<const UOp*, int64_t> inl[kInline];
+  static constexpr size_t kSlots = 128;  // power of two; used up to half
+  const UOp* keys[kSlots] = {};
+  int64_t vals[kSlots];
   size_t n = 0;
   PtrMap<int64_t>* big = nullptr;
   ~SizeMemo() { delete big; }
+  static size_t slot(const UOp* k) {
+    return (reinterpret_cast<uintptr_t>(k) >> 4) * 0x9E3779B97F4A7C15ULL >> 57;
+  }
   const int64_t* find(const UOp* k) {
     if (big) return big->find(k);
-    for (size_t i = 0; i < n; i++)
-      if (inl[i].first == k) return &inl[i].second;
-    return nullptr;
+    for (size_t i = slot(k);; i = (i + 1) & (kSlots - 1)) {
+      if (keys[i] == k) return &vals[i];
+      if (!keys[i]) return nullptr;
+    }
   }
   void put(const UOp* k, int64_t v) {
-    if (!big && n < kInline) {
-      inl[n++] = {k, v};
+    if (!big && n < kSlots / 2) {
+      size_t i = slot(k);
+      while (keys[i]) i = (i + 1) & (kSlots - 1);
+      keys[i] = k, vals[i] = v, n++;
       return;
     }
     if (!big) {
-      big = new PtrMap<int64_t>(2 * kInline);
-      for (size_t i = 0; i < n; i++) big->put(inl[i].first, inl[i].second);
+      big = new PtrMap<int64_t>(2 * kSlots);
+      for (size_t i = 0; i < kSlots; i++)
+        if (keys[i]) big->put(keys[i], vals[i]);
     }
     big->put(k, v);
   }
@@ -302,15 +326,34 @@ void linearize(const UOp* x, Linear& out) {
 
 UOpRef term_node(DType dt, const Term& t) {
   if (t.coef == 1) return t.base->ref();
+  if (t.node && same_term(t.node, t)) return t.node->ref();  // the node it came from
   return UOp::make(Op::MUL, dt, {t.base->ref(), UOp::cnst_int(dt, t.coef)});
 }
 
-UOpRef build_sum(DType dt, SmallVec<Term>& terms, int64_t konst) {
+int64_t sum_size(const SmallVec<Term>& terms, int64_t konst, const int64_t* base_sizes) {
+  if (terms.empty()) return 1;
+  int64_t s = static_cast<int64_t>(terms.size()) - 1 + (konst != 0 ? 2 : 0);
+  for (size_t i = 0; i < terms.size(); i++) s += base_sizes[i] + (terms[i].coef != 1 ? 2 : 0);
+  return s;
+}
+
+UOpRef build_sum(DType dt, SmallVec<Term>& terms, int64_t konst, const UOp* hint) {
   normalize(dt, terms, konst);
   if (terms.empty()) return UOp::cnst_int(dt, konst);
-  UOpRef acc = term_node(dt, terms[0]);
-  for (size_t i = 1; i < terms.size(); i++)
-    acc = UOp::make(Op::ADD, dt, {acc, term_node(dt, terms[i])});
+  UOpRef acc;
+  size_t i = 0;
+  if (hint) {  // reuse the longest prefix of hint's chain that has the same leading terms
+    SmallVec<const UOp*, 16> spine;
+    const UOp* first = hint;
+    while (first->op == Op::ADD) spine.push_back(first), first = first->src(0).get();
+    size_t j = 0, m = spine.size() + 1;
+    while (j < m && j < terms.size() &&
+           same_term(j == 0 ? first : spine[spine.size() - j]->src(1).get(), terms[j]))
+      j++;
+    if (j > 0) acc = (j == 1 ? first : spine[spine.size() - (j - 1)])->ref(), i = j;
+  }
+  if (!acc) acc = term_node(dt, terms[0]), i = 1;
+  for (; i < terms.size(); i++) acc = UOp::make(Op::ADD, dt, {acc, term_node(dt, terms[i])});
   if (konst != 0) acc = UOp::make(Op::ADD, dt, {acc, UOp::cnst_int(dt, konst)});
   return acc;
 }
@@ -327,7 +370,7 @@ UOpRef fold_add(const UOp* n) {
         if (R->arg.is_int() && wrap_int(dt, R->arg.as_int()) != 0 &&
             R->arg.as_int() == wrap_int(dt, R->arg.as_int()))
           return nullptr;
-      } else if (!is_divmod_base(base_of(R)) && node_cmp(base_of(last), base_of(R)) < 0) {
+      } else if (node_cmp(base_of(last), base_of(R)) < 0 && !has_partner(dt, L, R)) {
         return nullptr;
       }
     }
@@ -338,7 +381,7 @@ UOpRef fold_add(const UOp* n) {
   SmallVec<UOpRef, 4> keep;
   normalize(dt, terms, konst);
   while (recombine(dt, terms, keep)) normalize(dt, terms, konst);
-  UOpRef r = build_sum(dt, terms, konst);
+  UOpRef r = build_sum(dt, terms, konst, n);
   return r.get() == n ? nullptr : r;
 }
 
@@ -352,6 +395,16 @@ UOpRef fold_mul(const UOp* n) {
       int64_t c = R->arg.is_int() ? R->arg.as_int() : -1;
       bool canon = R->arg.is_int() && c == wrap_int(dt, c) && c != 0 && c != 1;
       if (canon && last->op != Op::CONST && L->op != Op::ADD) return nullptr;
+      // (sum)*c with two or more unit terms and no constant: nothing to distribute
+      if (canon && L->op == Op::ADD && !is_int_const(L->src(1).get())) {
+        int units = 0;
+        for (const UOp* s = L;; s = s->src(0).get()) {
+          const UOp* t = s->op == Op::ADD ? s->src(1).get() : s;
+          units += split_term(t).coef == 1 && !is_int_const(t);
+          if (s->op != Op::ADD || units > 1) break;
+        }
+        if (units > 1) return nullptr;
+      }
     } else if (last->op != Op::CONST && node_cmp(last, R) <= 0) {
       return nullptr;
     }
