@@ -193,6 +193,193 @@ class Tensor {
 
   // ---- more ops (tensor/*.cc beyond the core): declared below this line
 
+  // ---- random numbers (tensor_random.cc). Counter-based: element i of a call is
+  // threefry2x32(counter + i, key(seed)), with one global seed and one counter per device, so a seed
+  // gives the same numbers on every device. The default seed is 0 (deterministic runs).
+  static void manual_seed(uint64_t seed = 0);
+  static Tensor rand(const Shape& shape, DType dtype = dtypes::float32, const std::string& device = "");  // [0, 1)
+  static Tensor randn(const Shape& shape, DType dtype = dtypes::float32, const std::string& device = "");
+  // uniform integers in [low, high)
+  static Tensor randint(const Shape& shape, int64_t low, int64_t high, DType dtype = dtypes::int32,
+                        const std::string& device = "");
+  static Tensor uniform(const Shape& shape, double low = 0, double high = 1, DType dtype = dtypes::float32,
+                        const std::string& device = "");
+  static Tensor normal(const Shape& shape, double mean = 0, double std = 1, DType dtype = dtypes::float32,
+                       const std::string& device = "");
+  static Tensor randperm(int64_t n, DType dtype = dtypes::int64, const std::string& device = "");
+  // tinygrad's initializers; fan_in is the product of shape[1:]
+  static Tensor kaiming_uniform(const Shape& shape, double a = 0.01, DType dtype = dtypes::float32,
+                                const std::string& device = "");
+  static Tensor kaiming_normal(const Shape& shape, double a = 0.01, DType dtype = dtypes::float32,
+                               const std::string& device = "");
+  static Tensor glorot_uniform(const Shape& shape, DType dtype = dtypes::float32, const std::string& device = "");
+  static Tensor scaled_uniform(const Shape& shape, DType dtype = dtypes::float32, const std::string& device = "");
+  Tensor rand_like(std::optional<DType> dtype = {}) const;
+  Tensor randn_like(std::optional<DType> dtype = {}) const;
+  Tensor empty_like(std::optional<DType> dtype = {}) const;
+
+  // ---- more elementwise (tensor_math.cc)
+  Tensor erf() const;          // polynomial approximation, |error| < 2e-7 (float32 and up)
+  Tensor gelu() const;         // tanh approximation, like tinygrad
+  Tensor gelu_exact() const;   // x * Phi(x) through erf, PyTorch's default
+  Tensor quick_gelu() const;   // x * sigmoid(1.702 x)
+  Tensor silu() const;         // x * sigmoid(x)
+  Tensor swish() const { return silu(); }
+  Tensor softplus(double beta = 1) const;  // log(1 + exp(beta x)) / beta, linear for large beta x
+  Tensor mish() const;
+  Tensor elu(double alpha = 1) const;
+  Tensor celu(double alpha = 1) const;
+  Tensor selu() const;
+  Tensor leaky_relu(double neg_slope = 0.01) const;
+  Tensor relu6() const;
+  Tensor hardsigmoid() const;  // relu6(x + 3) / 6
+  Tensor hardswish() const;
+  Tensor hardtanh(double lo = -1, double hi = 1) const;
+  Tensor softsign() const;
+  Tensor logsigmoid() const;
+  Tensor sinh() const;
+  Tensor cosh() const;
+  Tensor asin() const;
+  Tensor acos() const;
+  Tensor atan() const;
+  Tensor asinh() const;
+  Tensor acosh() const;
+  Tensor atanh() const;
+  Tensor log10() const;
+  Tensor log1p() const;
+  Tensor expm1() const;
+  Tensor isnan() const;
+  Tensor isinf(bool detect_positive = true, bool detect_negative = true) const;
+  Tensor isfinite() const;
+  Tensor logical_and(const Tensor& o) const;  // bool result; non-bool operands test != 0
+  Tensor logical_or(const Tensor& o) const;
+  Tensor logical_xor(const Tensor& o) const;
+  Tensor lerp(const Tensor& end, const Tensor& weight) const;  // this + weight * (end - this)
+  Tensor lerp(const Tensor& end, double weight) const;
+  Tensor clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const { return clip(lo, hi); }
+  Tensor clip(const Tensor& lo, const Tensor& hi) const;
+  Tensor copysign(const Tensor& o) const;
+  // scalar forms of the integer ops
+  Tensor idiv(Scalar s) const { return idiv(scalar_like(s)); }
+  Tensor mod(Scalar s) const { return mod(scalar_like(s)); }
+  Tensor bitwise_and(Scalar s) const { return bitwise_and(scalar_like(s)); }
+  Tensor bitwise_or(Scalar s) const { return bitwise_or(scalar_like(s)); }
+  Tensor bitwise_xor(Scalar s) const { return bitwise_xor(scalar_like(s)); }
+  Tensor lshift(Scalar s) const { return lshift(scalar_like(s)); }
+  Tensor rshift(Scalar s) const { return rshift(scalar_like(s)); }
+  Tensor where(const Tensor& a, Scalar b) const;
+  Tensor where(Scalar a, const Tensor& b) const;
+  Tensor where(Scalar a, Scalar b) const;
+  // tinygrad's short casts
+  Tensor float_() const { return cast(dtypes::float32); }
+  Tensor half() const { return cast(dtypes::float16); }
+  Tensor double_() const { return cast(dtypes::float64); }
+  Tensor int_() const { return cast(dtypes::int32); }
+  Tensor long_() const { return cast(dtypes::int64); }
+  Tensor bool_() const { return cast(dtypes::bool_); }
+  // x @ weight (+ bias), weight of shape (in, out) like tinygrad's Tensor.linear (a 1-d weight
+  // multiplies elementwise); PyTorch's F.linear(x, W, b) is x.linear(W.T(), b)
+  Tensor linear(const Tensor& weight, std::optional<Tensor> bias = {}) const;
+  // "ij,jk->ik", "bij,bjk->bik", "ii->i", "ii", "i,i->", "...ij,...jk->...ik": letters name axes,
+  // an axis missing from the output is summed, a repeated letter in one operand takes a diagonal
+  static Tensor einsum(const std::string& formula, const std::vector<Tensor>& operands);
+
+  // ---- scans and sorting (tensor_scan.cc)
+  Tensor cumsum(int64_t axis = 0) const;   // ints accumulate in int64 like PyTorch
+  Tensor cumprod(int64_t axis = 0) const;
+  Tensor cummax(int64_t axis = 0) const;   // values only
+  Tensor cummin(int64_t axis = 0) const;
+  // (values, int64 indices); stable: equal values keep their order; NaN sorts as the largest
+  std::pair<Tensor, Tensor> sort(int64_t dim = -1, bool descending = false) const;
+  Tensor argsort(int64_t dim = -1, bool descending = false) const;
+  std::pair<Tensor, Tensor> topk(int64_t k, int64_t dim = -1, bool largest = true) const;
+
+  // ---- more movement (tensor_movement.cc); these never copy either
+  enum class PadMode { Constant, Reflect, Replicate, Circular };
+  // reflect needs padding < size, circular padding <= size (PyTorch's limits)
+  Tensor pad(std::vector<std::pair<int64_t, int64_t>> padding, PadMode mode, Scalar value = 0) const;
+  static Tensor cat(const std::vector<Tensor>& ts, int64_t dim = 0);   // promotes dtypes
+  static Tensor stack(const std::vector<Tensor>& ts, int64_t dim = 0);
+  std::vector<Tensor> split(int64_t size, int64_t dim = 0) const;     // pieces of `size`, the last smaller
+  std::vector<Tensor> split(const std::vector<int64_t>& sizes, int64_t dim = 0) const;
+  std::vector<Tensor> chunk(int64_t chunks, int64_t dim = 0) const;
+  std::vector<Tensor> unbind(int64_t dim = 0) const;
+  Tensor repeat(std::vector<int64_t> repeats) const;
+  Tensor repeat_interleave(int64_t repeats, std::optional<int64_t> dim = {}) const;
+  Tensor roll(std::vector<int64_t> shifts, std::vector<int64_t> dims) const;
+  Tensor roll(int64_t shift, std::optional<int64_t> dim = {}) const;  // no dim: over the flattened tensor
+  Tensor unflatten(int64_t dim, Shape sizes) const;
+  Tensor movedim(int64_t source, int64_t destination) const;
+  Tensor view(Shape s) const { return reshape(std::move(s)); }
+  Tensor expand_as(const Tensor& o) const { return expand(o.shape()); }
+  Tensor reshape_as(const Tensor& o) const { return reshape(o.shape()); }
+
+  // ---- indexing (tensor_index.cc)
+  // t.getitem({1, Slice{0, 4, 2}, newaxis, ellipsis, idx_tensor}) is t[1, 0:4:2, None, ..., idx]
+  // in Python. Integer tensor indices gather (numpy advanced indexing: several broadcast
+  // together; their axes replace the indexed ones when the tensor indices, and any ints among
+  // them, are side by side, else they go first). Negative entries count from the end.
+  // Out-of-range entries of an index tensor raise IndexError when the index tensor is already
+  // realized (its values are read, no kernel runs); for a lazy index tensor they are undefined
+  // (they select nothing, giving 0), like tinygrad.
+  struct Slice {
+    std::optional<int64_t> start = std::nullopt, stop = std::nullopt, step = std::nullopt;
+  };
+  struct NewAxis {};
+  struct Ellipsis {};
+  static constexpr NewAxis newaxis{};
+  static constexpr Ellipsis ellipsis{};
+  struct Idx {
+    enum class Kind : uint8_t { Int, Slice, NewAxis, Ellipsis, Tensor };
+    Kind kind;
+    int64_t i = 0;
+    Tensor::Slice slice;
+    std::shared_ptr<const Tensor> tensor;
+    Idx(int v) : kind(Kind::Int), i(v) {}
+    Idx(int64_t v) : kind(Kind::Int), i(v) {}
+    Idx(Tensor::Slice s) : kind(Kind::Slice), slice(s) {}
+    Idx(NewAxis) : kind(Kind::NewAxis) {}
+    Idx(Tensor::Ellipsis) : kind(Kind::Ellipsis) {}
+    Idx(const Tensor& t) : kind(Kind::Tensor), tensor(std::make_shared<const Tensor>(t)) {}
+  };
+  Tensor getitem(const std::vector<Idx>& idx) const;
+  Tensor operator[](const std::vector<Idx>& idx) const { return getitem(idx); }
+  Tensor operator[](int64_t i) const { return getitem({Idx(i)}); }
+  // a new tensor equal to this one with t[idx] = value (value broadcast to the indexed shape);
+  // ints, slices, newaxis and ellipsis only
+  Tensor setitem(const std::vector<Idx>& idx, const Tensor& value) const;
+  Tensor setitem(const std::vector<Idx>& idx, Scalar value) const;
+  Tensor masked_fill(const Tensor& mask, Scalar value) const;   // where(mask, value, this)
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
+  // out[i][j] = this[index[i][j]][j] for dim 0 (PyTorch's gather); index may be smaller than this
+  // on the other axes
+  Tensor gather(int64_t dim, const Tensor& index) const;
+  // out = this with out[index[i][j]][j] = src[i][j] (dim 0); reduce "" (duplicates: the last
+  // write wins), "add" or "multiply"
+  Tensor scatter(int64_t dim, const Tensor& index, const Tensor& src, const std::string& reduce = "") const;
+  Tensor scatter(int64_t dim, const Tensor& index, Scalar value, const std::string& reduce = "") const;
+  // reduce: "sum", "prod", "mean", "amax", "amin"
+  Tensor scatter_reduce(int64_t dim, const Tensor& index, const Tensor& src, const std::string& reduce,
+                        bool include_self = true) const;
+  Tensor one_hot(int64_t num_classes = -1) const;  // int64; -1 reads max()+1 (runs a kernel)
+  Tensor tril(int64_t diagonal = 0) const;
+  Tensor triu(int64_t diagonal = 0) const;
+
+  // ---- operators beyond the core's (hidden friends)
+  friend Tensor operator%(const Tensor& a, const Tensor& b) { return a.mod(b); }
+  friend Tensor operator&(const Tensor& a, const Tensor& b) { return a.bitwise_and(b); }
+  friend Tensor operator|(const Tensor& a, const Tensor& b) { return a.bitwise_or(b); }
+  friend Tensor operator^(const Tensor& a, const Tensor& b) { return a.bitwise_xor(b); }
+  friend Tensor operator<<(const Tensor& a, const Tensor& b) { return a.lshift(b); }
+  friend Tensor operator>>(const Tensor& a, const Tensor& b) { return a.rshift(b); }
+  friend Tensor operator%(const Tensor& a, Scalar b) { return a.mod(b); }
+  friend Tensor operator&(const Tensor& a, Scalar b) { return a.bitwise_and(b); }
+  friend Tensor operator|(const Tensor& a, Scalar b) { return a.bitwise_or(b); }
+  friend Tensor operator^(const Tensor& a, Scalar b) { return a.bitwise_xor(b); }
+  friend Tensor operator<<(const Tensor& a, Scalar b) { return a.lshift(b); }
+  friend Tensor operator>>(const Tensor& a, Scalar b) { return a.rshift(b); }
+  friend Tensor operator~(const Tensor& a) { return a.bitwise_not(); }
+
   // ---- helpers shared by the op files
   int64_t norm_axis(int64_t axis, const char* op) const;  // negative -> positive, checked
   std::vector<int64_t> norm_axes(std::vector<int64_t> axes, const char* op) const;

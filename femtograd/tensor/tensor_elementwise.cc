@@ -32,16 +32,38 @@ Tensor Tensor::div(const Tensor& o) const {
   Tensor fa = as_float(a), fb = as_float(b);
   return fa.alu(Op::FDIV, fb, "div");
 }
+namespace {
+// C division traps on x / 0 and INT_MIN / -1 (x86 raises SIGFPE): divide by 1 there instead, so a
+// lazy kernel never crashes; x // 0 and x % 0 give 0 (PyTorch raises, which a lazy op cannot)
+struct SafeDiv {
+  Tensor zero, minus1, safe;
+};
+SafeDiv safe_divisor(const Tensor& b) {
+  Tensor zero = b.eq(Tensor::const_(0, b.dtype(), {}, b.device()));
+  Tensor minus1 = b.dtype().is_unsigned() || b.dtype().is_bool() ? Tensor::const_(false, dtypes::bool_, {}, b.device())
+                                                                  : b.eq(Tensor::const_(-1, b.dtype(), {}, b.device()));
+  Tensor one = Tensor::const_(1, b.dtype(), {}, b.device());
+  return {zero, minus1, zero.bitwise_or(minus1).where(one, b)};
+}
+}  // namespace
+
 Tensor Tensor::idiv(const Tensor& o) const {
   auto [a, b] = broadcast(*this, o, "idiv");
   check_int(a, "idiv");
-  return a.alu(Op::IDIV, b, "idiv");
+  FG_CHECK(!a.dtype().is_bool(), ErrorKind::Type, "idiv", "not supported for bool tensors");
+  SafeDiv sd = safe_divisor(b);
+  Tensor q = a.alu(Op::IDIV, sd.safe, "idiv");
+  Tensor zero = Tensor::const_(0, a.dtype(), {}, a.device());
+  return sd.zero.where(zero, sd.minus1.where(a.neg(), q));
 }
 Tensor Tensor::mod(const Tensor& o) const {
   auto [a, b] = broadcast(*this, o, "mod");
   if (a.dtype().is_float()) return a.sub(a.div(b).floor().mul(b));  // Python's sign-of-divisor remainder
   check_int(a, "mod");
-  Tensor r = a.alu(Op::MOD, b, "mod");
+  FG_CHECK(!a.dtype().is_bool(), ErrorKind::Type, "mod", "not supported for bool tensors");
+  SafeDiv sd = safe_divisor(b);
+  Tensor zero = Tensor::const_(0, a.dtype(), {}, a.device());
+  Tensor r = sd.zero.bitwise_or(sd.minus1).where(zero, a.alu(Op::MOD, sd.safe, "mod"));
   // C's remainder has the sign of the dividend: move it to the divisor's sign
   Tensor fix = r.ne(0).bitwise_and(r.lt(0).ne(b.lt(0)));
   return fix.where(r.add(b), r);

@@ -39,6 +39,9 @@ Tensor Tensor::max(std::vector<int64_t> axes, bool keepdim) const {
   return reduce(Op::MAX, std::move(axes), keepdim);
 }
 Tensor Tensor::min(std::vector<int64_t> axes, bool keepdim) const {
+  for (int64_t a : norm_axes(axes, "min"))
+    FG_CHECK(shape()[a] != 0, ErrorKind::Value, "min", "cannot reduce over the empty axis ", a, " of shape ",
+             shape_str(shape()));
   if (dtype().is_bool()) return logical_not().max(std::move(axes), keepdim).logical_not();
   if (dtype().is_int()) return bitwise_not().max(std::move(axes), keepdim).bitwise_not();
   return neg().max(std::move(axes), keepdim).neg();
@@ -115,6 +118,13 @@ Tensor Tensor::matmul(const Tensor& o) const {
   int64_t k = a.shape(-1), kb = b.shape(-2);
   FG_CHECK(k == kb, ErrorKind::Value, "matmul", "shapes ", shape_str(shape()), " and ", shape_str(o.shape()),
            " cannot be multiplied (", k, " != ", kb, ")");
+  // the batch axes must broadcast
+  Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  for (size_t i = 1; i <= std::min(ab.size(), bb.size()); i++) {
+    int64_t x = ab[ab.size() - i], y = bb[bb.size() - i];
+    FG_CHECK(x == y || x == 1 || y == 1, ErrorKind::Value, "matmul", "batch axes of ", shape_str(shape()), " and ",
+             shape_str(o.shape()), " do not broadcast");
+  }
   // (..., n, k) x (..., k, m): broadcast (..., n, 1, k) * (..., 1, m, k), sum over k
   Shape as = a.shape(), bs = b.shape();
   as.insert(as.end() - 1, 1);
