@@ -58,10 +58,12 @@ int DType::itemsize() const { return is_ptr() ? 8 : info(scalar).itemsize * coun
 double DType::min_value() const { return info(scalar).minv; }
 double DType::max_value() const { return info(scalar).maxv; }
 int64_t DType::int_min() const {
+  if (info(scalar).is_float) return std::numeric_limits<int64_t>::min();  // no int range: saturate
   return scalar == S::Int64 || scalar == S::Index ? std::numeric_limits<int64_t>::min()
                                                   : static_cast<int64_t>(info(scalar).minv);
 }
 int64_t DType::int_max() const {
+  if (info(scalar).is_float) return std::numeric_limits<int64_t>::max();
   if (scalar == S::Int64 || scalar == S::UInt64 || scalar == S::Index)
     return std::numeric_limits<int64_t>::max();
   return static_cast<int64_t>(info(scalar).maxv);

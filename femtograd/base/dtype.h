@@ -40,7 +40,7 @@ struct DType {
   bool is_int() const;       // signed or unsigned integers and Index (not bool)
   bool is_unsigned() const;
   bool is_bool() const { return scalar == ScalarType::Bool && !is_ptr(); }
-  bool is_fp8() const { return scalar == ScalarType::FP8E4M3 || scalar == ScalarType::FP8E5M2; }
+  bool is_fp8() const { return !is_ptr() && (scalar == ScalarType::FP8E4M3 || scalar == ScalarType::FP8E5M2); }
   int itemsize() const;      // bytes of one element of the value (vector width included)
   int bits() const { return scalar_itemsize(scalar) * 8; }
   static int scalar_itemsize(ScalarType s);

@@ -76,14 +76,21 @@ void set_flag(Flag f, const Context::Value& v) {
     s.strs[i] = std::to_string(*iv);
   } else {
     const auto& sv = std::get<std::string>(v);
+    int64_t iv = kFlags[i].is_string ? 0 : Store::parse_int(kFlags[i].name, sv);  // may throw: before any change
     s.strs[i] = sv;
-    s.ints[i].store(kFlags[i].is_string ? 0 : Store::parse_int(kFlags[i].name, sv));
+    s.ints[i].store(iv);
   }
 }
 }  // namespace
 
 Context::Context(std::initializer_list<Setting> settings) {
-  for (const auto& st : settings) flag_by_name(st.name);  // all names valid before any is set
+  // every name and value checked before any flag changes, so a bad setting leaves none behind
+  for (const auto& st : settings) {
+    Flag f = flag_by_name(st.name);
+    const FlagInfo& info = kFlags[static_cast<int>(f)];
+    if (const auto* sv = std::get_if<std::string>(&st.value); sv && !info.is_string)
+      Store::parse_int(info.name, *sv);
+  }
   for (const auto& st : settings) {
     Flag f = flag_by_name(st.name);
     int i = static_cast<int>(f);

@@ -52,7 +52,9 @@ void compute_bounds(Op op, DType dtype, std::span<const UOpRef> src, const Arg& 
         *vmin = *vmax = v;
       }
       return;
-    case Op::DEFINE_VAR: set(arg.as_var().min, arg.as_var().max); return;
+    case Op::DEFINE_VAR:
+      if (std::holds_alternative<VarArg>(arg.value())) set(arg.as_var().min, arg.as_var().max);
+      return;  // a malformed variable keeps the dtype's range (the spec verifier rejects it)
     case Op::BIND: if (known(0)) set(lo(0), hi(0)); return;
     case Op::RANGE:
     case Op::SPECIAL:

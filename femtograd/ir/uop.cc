@@ -47,7 +47,13 @@ struct InternTable {
 
   static UOp* create(Op op, const DType& dt, std::span<const UOpRef> src, Arg arg, uint64_t h) {
     void* mem = ::operator new(sizeof(UOp) + src.size() * sizeof(UOpRef));
-    UOp* n = new (mem) UOp(op, dt, std::move(arg), src, h);
+    UOp* n;
+    try {
+      n = new (mem) UOp(op, dt, std::move(arg), src, h);
+    } catch (...) {
+      ::operator delete(mem);
+      throw;
+    }
     g_live.fetch_add(1, std::memory_order_relaxed);
     g_created.fetch_add(1, std::memory_order_relaxed);
     return n;
@@ -124,7 +130,12 @@ UOp::UOp(Op op_, DType dtype_, Arg arg_, std::span<const UOpRef> src, uint64_t h
     : op(op_), dtype(dtype_), arg(std::move(arg_)), nsrc_(static_cast<uint32_t>(src.size())), hash_(h) {
   srcs_ = reinterpret_cast<UOpRef*>(this + 1);
   for (size_t i = 0; i < src.size(); i++) new (&srcs_[i]) UOpRef(src[i]);
-  compute_bounds(op, dtype, src, arg, &vmin_, &vmax_);
+  try {
+    compute_bounds(op, dtype, src, arg, &vmin_, &vmax_);
+  } catch (...) {  // the sources' references were taken: give them back before unwinding
+    for (size_t i = 0; i < src.size(); i++) srcs_[i].~UOpRef();
+    throw;
+  }
 }
 
 UOp::~UOp() {
