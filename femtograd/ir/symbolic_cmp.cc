@@ -171,6 +171,17 @@ Bound parse_bound(const UOp* e) {
   if (is_int_const(a) && !is_int_const(b)) return {b, false, i128(cval(a)) + 1};
   return {};
 }
+// order of the elements of a &/| chain: grouped by what they test (a bound's x), a lower bound
+// before an upper one, so masks read 0<x & x<n & 0<y & y<m
+int elem_cmp(const UOp* a, const UOp* b) {
+  if (a == b) return 0;
+  Bound ba = parse_bound(a), bb = parse_bound(b);
+  const UOp *sa = ba.x ? ba.x : a, *sb = bb.x ? bb.x : b;
+  if (int c = node_cmp(sa, sb)) return c;
+  if (ba.x && bb.x && ba.upper != bb.upper) return ba.upper ? 1 : -1;
+  if (!ba.x != !bb.x) return ba.x ? 1 : -1;
+  return node_cmp(a, b);
+}
 }  // namespace
 
 UOpRef fold_andor(const UOp* n) {
@@ -188,7 +199,7 @@ UOpRef fold_andor(const UOp* n) {
                    (el->op == Op::CMPNE && el->src(0).get() == R);
       if (s->op != op) break;
     }
-    if (last->op != Op::CONST && !complement && node_cmp(last, R) < 0) return nullptr;
+    if (last->op != Op::CONST && !complement && elem_cmp(last, R) < 0) return nullptr;
   }
   bool is_and = op == Op::AND;
   SmallVec<const UOp*, 16> e, stack;
@@ -222,7 +233,7 @@ UOpRef fold_andor(const UOp* n) {
   for (size_t i = 1; i < e.size(); i++) {
     const UOp* v = e[i];
     size_t j = i;
-    while (j > 0 && node_cmp(e[j - 1], v) > 0) {
+    while (j > 0 && elem_cmp(e[j - 1], v) > 0) {
       e[j] = e[j - 1];
       j--;
     }
