@@ -76,9 +76,9 @@ void set_flag(Flag f, const Context::Value& v) {
     s.strs[i] = std::to_string(*iv);
   } else {
     const auto& sv = std::get<std::string>(v);
-    int64_t iv = kFlags[i].is_string ? 0 : Store::parse_int(kFlags[i].name, sv);  // may throw: before any change
+    int64_t parsed = kFlags[i].is_string ? 0 : Store::parse_int(kFlags[i].name, sv);  // may throw: before any change
     s.strs[i] = sv;
-    s.ints[i].store(iv);
+    s.ints[i].store(parsed);
   }
 }
 }  // namespace
