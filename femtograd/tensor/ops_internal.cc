@@ -68,6 +68,16 @@ std::optional<std::vector<int64_t>> concrete_ints(const Tensor& t) {
   return t.to_vector<int64_t>();
 }
 
+Tensor materialized(const Tensor& t) {
+  const UOp* u = t.uop().get();
+  while (true) {
+    if (u->op == Op::BUFFER || u->realized() || u->op == Op::CONTIGUOUS) return t;
+    if (u->op == Op::CONST) return t;  // a broadcast constant costs nothing to recompute
+    if (!is_movement(u->op)) return t.contiguous();
+    u = u->src(0).get();
+  }
+}
+
 std::string describe(const Tensor& t) { return shape_str(t.shape()) + " " + t.dtype().name(); }
 
 void check_device(const Tensor& t, const Tensor& o, const char* op) {

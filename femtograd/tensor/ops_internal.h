@@ -25,6 +25,10 @@ Scalar highest(DType dt);
 // the values of a tensor that is already realized (a buffer seen through reshapes), read with no
 // kernel; nullopt for a lazy tensor
 std::optional<std::vector<int64_t>> concrete_ints(const Tensor& t);
+// t itself when it is a view of a buffer (movement ops over realized data), else t.contiguous():
+// for ops that read each element many times (scans, sort, tensor indexing), so an expensive
+// expression is computed once instead of once per read
+Tensor materialized(const Tensor& t);
 // "(3, 4) int32": a tensor's facts for error messages
 std::string describe(const Tensor& t);
 // checks that every tensor is on t's device

@@ -65,6 +65,7 @@ Tensor stride_axis(const Tensor& t, int64_t axis, int64_t step, int64_t count) {
 
 // One entry of a parsed index, with the tensor axis it reads (after ellipsis expansion).
 struct Parsed {
+  Parsed(Tensor::Idx::Kind k, int64_t ax) : kind(k), axis(ax) {}
   Tensor::Idx::Kind kind;
   int64_t axis = -1;  // axis of the indexed tensor; -1 for newaxis
   int64_t i = 0;      // Int: the normalized index
@@ -85,7 +86,7 @@ std::vector<Parsed> parse_index(const Tensor& x, const std::vector<Tensor::Idx>&
   std::vector<Parsed> out;
   int64_t axis = 0;
   auto full_slice = [&](int64_t ax) {
-    Parsed p{K::Slice, ax};
+    Parsed p(K::Slice, ax);
     p.sl = {0, 1, x.shape()[ax]};
     return p;
   };
@@ -94,19 +95,19 @@ std::vector<Parsed> parse_index(const Tensor& x, const std::vector<Tensor::Idx>&
       case K::Ellipsis:
         for (int64_t k = 0; k < x.ndim() - consumed; k++) out.push_back(full_slice(axis++));
         break;
-      case K::NewAxis: out.push_back(Parsed{K::NewAxis, -1}); break;
+      case K::NewAxis: out.push_back(Parsed(K::NewAxis, -1)); break;
       case K::Int: {
         int64_t n = x.shape()[axis];
         int64_t i = e.i < 0 ? e.i + n : e.i;
         FG_CHECK(i >= 0 && i < n, ErrorKind::Index, "getitem", "index ", e.i, " is out of bounds for axis ", axis,
                  " with size ", n);
-        Parsed p{K::Int, axis++};
+        Parsed p(K::Int, axis++);
         p.i = i;
         out.push_back(p);
         break;
       }
       case K::Slice: {
-        Parsed p{K::Slice, axis};
+        Parsed p(K::Slice, axis);
         p.sl = resolve_slice(e.slice, x.shape()[axis], axis);
         axis++;
         out.push_back(p);
@@ -126,7 +127,7 @@ std::vector<Parsed> parse_index(const Tensor& x, const std::vector<Tensor::Idx>&
           for (int64_t v : *vals)
             FG_CHECK(v >= -n && v < n, ErrorKind::Index, "getitem", "index ", v, " is out of bounds for axis ", axis,
                      " with size ", n);
-        Parsed p{K::Tensor, axis++};
+        Parsed p(K::Tensor, axis++);
         p.index = t;
         out.push_back(p);
         break;
@@ -256,7 +257,7 @@ Tensor Tensor::getitem(const std::vector<Idx>& idx) const {
   for (int64_t a = 0; a < r.ndim(); a++)
     if (std::find(tdims.begin(), tdims.end(), a) == tdims.end()) { order.push_back(a); others.push_back(a); }
   for (int64_t a : tdims) order.push_back(a);
-  Tensor x = r.permute(order);
+  Tensor x = ops::materialized(r).permute(order);
   int64_t no = static_cast<int64_t>(others.size()), nb = static_cast<int64_t>(b.size()), k = static_cast<int64_t>(tdims.size());
   Shape xs(x.shape().begin(), x.shape().begin() + no);
   xs.insert(xs.end(), nb, 1);
@@ -368,7 +369,7 @@ Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
   // this cut to the index's shape on the other axes; axis `ax` moved last, a 1 in its place
   Shape cut = index.shape();
   cut[ax] = n;
-  Tensor x = shrink(bounds_of(cut)).unsqueeze(-1).transpose(ax, -1);
+  Tensor x = ops::materialized(*this).shrink(bounds_of(cut)).unsqueeze(-1).transpose(ax, -1);
   DType ct = cmp_dtype(index.dtype());
   Tensor m = index.cast(ct).unsqueeze(-1).eq(ops::iota_along(n, ndim(), ndim() + 1, ct, device()));
   return select_reduce(m.where(x, Tensor::const_(0, dtype(), {}, device())), {ndim()});

@@ -78,7 +78,7 @@ Tensor scan(const Tensor& t, int64_t axis, Op op, DType acc, DType out, const ch
   if (t.ndim() == 0) return t.cast(out);
   int64_t ax = t.norm_axis(axis, name);
   if (t.shape()[ax] == 0) return t.cast(out);
-  Tensor x = t.cast(acc).transpose(ax, -1);
+  Tensor x = ops::materialized(t).cast(acc).transpose(ax, -1);
   return scan_last(x, op).transpose(ax, -1).cast(out);
 }
 
@@ -151,7 +151,7 @@ std::pair<Tensor, Tensor> Tensor::sort(int64_t dim, bool descending) const {
   int64_t ax = norm_axis(dim, "sort");
   int64_t n = shape()[ax];
   if (n <= 1) return {*this, zeros(shape(), dtypes::int64, device())};
-  auto [v, i] = sort_last(transpose(ax, -1), descending, n);
+  auto [v, i] = sort_last(ops::materialized(*this).transpose(ax, -1), descending, n);
   return {v.transpose(ax, -1), i.transpose(ax, -1)};
 }
 
@@ -169,7 +169,7 @@ std::pair<Tensor, Tensor> Tensor::topk(int64_t k, int64_t dim, bool largest) con
     Tensor v = shrink(b);
     return {v, zeros(v.shape(), dtypes::int64, device())};
   }
-  auto [v, i] = sort_last(transpose(ax, -1), largest, k);
+  auto [v, i] = sort_last(ops::materialized(*this).transpose(ax, -1), largest, k);
   return {v.transpose(ax, -1), i.transpose(ax, -1)};
 }
 

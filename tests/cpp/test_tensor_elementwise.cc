@@ -243,27 +243,28 @@ TEST(TensorElementwise, UnaryOnIntsAndBools) {
   Tensor i = Tensor::from_vector<int32_t>({-3, 0, 4, 9}, {4});
   Tensor b = Tensor::from_vector<bool>({true, false, true, true}, {4});
   std::vector<Tensor> outs{i.sqrt(), i.exp(), i.sigmoid(), b.log2(), i.abs(), i.neg(), b.logical_not(), i.logical_not(),
-                           i.reciprocal(), i.floor(), i.div(Tensor::from_vector<int32_t>({2, 2, 3, 4}, {4})), i.gelu()};
-  EXPECT_EQ(outs[0].dtype(), dt::float32);
-  EXPECT_EQ(outs[3].dtype(), dt::float32);
-  EXPECT_EQ(outs[4].dtype(), dt::int32);
-  EXPECT_EQ(outs[9].dtype(), dt::int32);
-  EXPECT_EQ(outs[10].dtype(), dt::float32);
-  realize_all(outs);
-  auto f = [](const Tensor& t) { return t.to_vector<double>(); };
-  std::vector<double> sq = f(outs[0]);
-  EXPECT_TRUE(std::isnan(sq[0]));
-  EXPECT_FLOAT_EQ(sq[3], 3);
-  EXPECT_NEAR(f(outs[1])[2], std::exp(4.0), 1e-3);
-  EXPECT_NEAR(f(outs[2])[0], sigmoid(-3), 1e-6);
-  EXPECT_EQ(f(outs[3]), (std::vector<double>{0, -INFINITY, 0, 0}));
-  EXPECT_EQ(f(outs[4]), (std::vector<double>{3, 0, 4, 9}));
-  EXPECT_EQ(f(outs[5]), (std::vector<double>{3, 0, -4, -9}));
-  EXPECT_EQ(f(outs[6]), (std::vector<double>{0, 1, 0, 0}));
-  EXPECT_EQ(f(outs[7]), (std::vector<double>{0, 1, 0, 0}));
-  EXPECT_EQ(f(outs[8])[2], 0.25);
-  EXPECT_EQ(f(outs[9]), (std::vector<double>{-3, 0, 4, 9}));
-  EXPECT_EQ(f(outs[10]), (std::vector<double>{-1.5, 0, static_cast<double>(4.0f / 3.0f), 2.25}));
+                           i.reciprocal(), i.floor(), i.div(Tensor::from_vector<int32_t>({2, 2, 3, 4}, {4}))};
+  DType want[] = {dt::float32, dt::float32, dt::float32, dt::float32, dt::int32, dt::int32,
+                  dt::bool_,   dt::bool_,   dt::float32, dt::int32,   dt::float32};
+  std::vector<std::vector<double>> vals{{NAN, 0, 2, 3},
+                                        {std::exp(-3.0), 1, std::exp(4.0), std::exp(9.0)},
+                                        {sigmoid(-3), 0.5, sigmoid(4), sigmoid(9)},
+                                        {0, -INFINITY, 0, 0},
+                                        {3, 0, 4, 9},
+                                        {3, 0, -4, -9},
+                                        {0, 1, 0, 0},
+                                        {0, 1, 0, 0},
+                                        {-1.0 / 3, INFINITY, 0.25, 1.0 / 9},
+                                        {-3, 0, 4, 9},
+                                        {-1.5, 0, 4.0 / 3, 2.25}};
+  Stacked st;
+  for (size_t k = 0; k < outs.size(); k++) {
+    EXPECT_EQ(outs[k].dtype(), want[k]) << "case " << k;
+    st.add("case " + std::to_string(k), outs[k].cast(dt::float64), Arr<double>({4}, vals[k]), {1e-6, 3e-6});
+  }
+  Tensor all = st.stacked();
+  all.realize();
+  check_stacked(all, st, "ints and bools");
 }
 
 TEST(TensorElementwise, SpecialValues) {
@@ -278,7 +279,6 @@ TEST(TensorElementwise, SpecialValues) {
                            x.isinf().float_(), x.isinf(true, false).float_(), x.isfinite().float_(),
                            x.clip(-1, 1),     x.gelu(),        x.silu(),        x.atan(),        x.expm1(),
                            x.log1p(),         x.copysign(zero.sub(1))};
-  realize_all(outs);
   auto ref = [&](std::function<double(double)> f) {
     std::vector<double> r;
     for (float a : v) r.push_back(round_to(dt::float32, f(a)));
@@ -305,10 +305,13 @@ TEST(TensorElementwise, SpecialValues) {
   const char* names[] = {"max(x,0)", "max(0,x)", "min(x,0)", "min(0,x)", "sign", "round", "floor", "ceil", "trunc",
                          "exp", "sigmoid", "tanh", "erf", "softplus", "relu", "abs", "log", "sqrt", "isnan", "isinf",
                          "isposinf", "isfinite", "clip", "gelu", "silu", "atan", "expm1", "log1p", "copysign"};
-  for (size_t k = 0; k < outs.size(); k++) EXPECT_TRUE(matches(outs[k], refs[k], {2e-6, 2e-6})) << names[k];
-  // the sign of zero: round, trunc and ceil keep -0.0 where IEEE does; copysign sets it
-  std::vector<float> cs = outs[28].to_vector<float>();
-  EXPECT_TRUE(std::signbit(cs[3]));
+  Stacked st;
+  for (size_t k = 0; k < outs.size(); k++) st.add(names[k], outs[k], refs[k], {2e-6, 2e-6});
+  // the sign of zero survives: copysign(-0.0 -> -|x|) and floor(-0.0) are -0.0
+  st.add("signbit", x.copysign(zero.sub(1)).bitcast(dt::int32).lt(0).float_(), ref([](double) { return 1.0; }), {0, 0});
+  Tensor all = st.stacked();
+  all.realize();
+  check_stacked(all, st, "special values");
 }
 
 TEST(TensorElementwise, CastsBetweenEveryDtype) {
@@ -408,15 +411,19 @@ TEST(TensorElementwise, PromotionAndScalars) {
   std::vector<Tensor> outs{t * 2, 10 - t, t.idiv(2), t % 3, t & 6, t | 8, t ^ 1, t >> 1, t.pow(2),
                            t.maximum(0), t.minimum(1), t.clip(-5, 5), 1.5 * t, t.eq(3).float_(),
                            t.gt(0).where(t, 0), t.lt(0).where(-1, t)};
-  realize_all(outs);
   std::vector<std::vector<double>> want{{14, -14, 6}, {3, 17, 7},   {3, -3, 1},       {1, 2, 0},
                                         {6, 0, 2},    {15, -7, 11}, {6, -8, 2},       {3, -4, 1},
                                         {49, 49, 9},  {7, 0, 3},    {1, -7, 1},       {5, -5, 3},
                                         {10.5, -10.5, 4.5},         {0, 0, 1},        {7, 0, 3},
                                         {7, -1, 3}};
-  for (size_t k = 0; k < outs.size(); k++) EXPECT_EQ(outs[k].to_vector<double>(), want[k]) << "case " << k;
   EXPECT_EQ(outs[0].dtype(), dt::int32);
   EXPECT_EQ(outs[12].dtype(), dt::float32);
+  Stacked st;
+  for (size_t k = 0; k < outs.size(); k++)
+    st.add("case " + std::to_string(k), outs[k].cast(dt::float64), Arr<double>({3}, want[k]), {0, 0});
+  Tensor all = st.stacked();
+  all.realize();
+  check_stacked(all, st, "scalars");
 }
 
 // logical ops on mixed dtypes, where with three-way broadcast, zero-size operands
