@@ -180,6 +180,12 @@ TEST(TensorIndex, SetitemMaskedFill) {
     for (int i = 0; i < 4; i++) r2.at({i, 2}) = 10 + i;
     add(t.setitem({S{}, 2}, Tensor::from_vector<float>({10, 11, 12, 13}, {4})), r2);
   }
+  {  // ellipsis, newaxis and a negative step: t[..., None, ::-2] = 0.5
+    Arr<double> r = a.contiguous();
+    for (int i = 0; i < 4; i++)
+      for (int j = 5; j >= 0; j -= 2) r.at({i, j}) = 0.5;
+    add(t.setitem({Tensor::ellipsis, Tensor::newaxis, S{{}, {}, -2}}, 0.5), r);
+  }
   {  // masked_fill with a broadcast mask (1, 6) and a scalar; with a tensor value
     std::vector<bool> mv{true, false, false, true, true, false};
     Tensor m = Tensor::from_vector<bool>(mv, {1, 6});
