@@ -121,6 +121,47 @@ static inline unsigned char fg_to_e4m3(float f) { return fg_fp8_encode(f, 3, 7, 
 static inline float fg_from_e5m2(unsigned char v) { return fg_fp8_decode(v, 2, 15, 0); }
 static inline unsigned char fg_to_e5m2(float f) { return fg_fp8_encode(f, 2, 15, 0); }
 )";
+// SIMD exp2 and log2 of 8 floats (libm has no vector forms the compiler can call): ~1 ulp.
+const char* kVecMath = R"(typedef int fg_vi32x8 __attribute__((vector_size(32)));
+typedef float fg_vf32x8 __attribute__((vector_size(32)));
+static inline fg_vf32x8 fg_vsel8(fg_vi32x8 m, fg_vf32x8 a, fg_vf32x8 b) {
+  return (fg_vf32x8)((m & (fg_vi32x8)a) | (~m & (fg_vi32x8)b));
+}
+static inline fg_vf32x8 fg_exp2_v8(fg_vf32x8 x) {
+  const fg_vf32x8 z = {};
+  fg_vf32x8 c = fg_vsel8(x < -151.0f, z - 151.0f, fg_vsel8(x > 129.0f, z + 129.0f, x));
+  fg_vf32x8 r = (c + 12582912.0f) - 12582912.0f;  /* round to nearest integer */
+  fg_vf32x8 f = c - r;                               /* in [-0.5, 0.5] */
+  fg_vf32x8 p = z + 1.5252734e-05f;
+  p = p * f + 1.5403530e-04f; p = p * f + 1.3333558e-03f; p = p * f + 9.6181291e-03f;
+  p = p * f + 5.5504109e-02f; p = p * f + 2.4022651e-01f; p = p * f + 6.9314718e-01f; p = p * f + 1.0f;
+  fg_vi32x8 n = __builtin_convertvector(r, fg_vi32x8);
+  fg_vi32x8 n1 = n / 2, n2 = n - n1;                 /* two scales keep each exponent in range */
+  fg_vf32x8 s1 = (fg_vf32x8)((n1 + 127) << 23), s2 = (fg_vf32x8)((n2 + 127) << 23);
+  fg_vf32x8 y = p * s1 * s2;
+  return fg_vsel8(x != x, x, y);
+}
+static inline fg_vf32x8 fg_log2_v8(fg_vf32x8 x) {
+  fg_vi32x8 sub = x < 1.17549435e-38f;
+  fg_vf32x8 xs = fg_vsel8(sub, x * 8388608.0f, x);   /* subnormals: scale by 2^23 first */
+  fg_vi32x8 bits = (fg_vi32x8)xs;
+  fg_vi32x8 e = ((bits >> 23) & 0xff) - 127 - (sub & 23);
+  fg_vf32x8 m = (fg_vf32x8)((bits & 0x7fffff) | 0x3f800000);  /* [1, 2) */
+  fg_vi32x8 big = m > 1.41421356f;
+  m = fg_vsel8(big, m * 0.5f, m);
+  e = e - big;                                       /* big is -1 where true */
+  fg_vf32x8 s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+  fg_vf32x8 q = s2 * 0.0f + 0.09090909f;
+  q = q * s2 + 0.11111111f; q = q * s2 + 0.14285715f; q = q * s2 + 0.2f; q = q * s2 + 0.33333334f;
+  q = q * s2 + 1.0f;
+  fg_vf32x8 y = __builtin_convertvector(e, fg_vf32x8) + (2.0f * 1.44269504f) * s * q;
+  const fg_vf32x8 z = {};
+  y = fg_vsel8(x == 0.0f, z - INFINITY, y);
+  y = fg_vsel8(x < 0.0f, z + NAN, y);
+  y = fg_vsel8(x == INFINITY, x, y);
+  return fg_vsel8(x != x, x, y);
+}
+)";
 const char* kThreefry = R"(static inline unsigned long long fg_threefry(unsigned long long x, unsigned long long key) {
   unsigned int x0 = (unsigned int)x, x1 = (unsigned int)(x >> 32);
   unsigned int k0 = (unsigned int)key, k1 = (unsigned int)(key >> 32), k2 = k0 ^ k1 ^ 0x1BD11BDAu;
@@ -291,8 +332,12 @@ struct CRenderer {
       case Op::MAX:
         if (st.is_float()) return select(dt, "((" + s(0) + "!=" + s(0) + ")|(" + s(0) + ">" + s(1) + "))", s(0), s(1));
         return select(dt, "(" + s(0) + ">" + s(1) + ")", s(0), s(1));
-      case Op::EXP2: return lane("exp2");
-      case Op::LOG2: return lane("log2");
+      case Op::EXP2:
+        if (st.scalar == ScalarType::Float32 && dt.count == 8) return "fg_exp2_v8(" + s(0) + ")";
+        return lane("exp2");
+      case Op::LOG2:
+        if (st.scalar == ScalarType::Float32 && dt.count == 8) return "fg_log2_v8(" + s(0) + ")";
+        return lane("log2");
       case Op::SIN: return lane("sin");
       case Op::SQRT: return lane("sqrt");
       case Op::TRUNC: return st.is_float() ? lane("trunc") : s(0);
@@ -473,6 +518,7 @@ std::string render_c(const KernelProgram& k) {
   if (f16 && b.find("_f16(") != std::string::npos) os << kF16;
   if (fp8) os << kFP8;
   if (b.find("fg_threefry(") != std::string::npos) os << kThreefry;
+  if (b.find("_v8(") != std::string::npos) os << kVecMath;
   for (const std::string& td : r.typedefs) os << td << "\n";
   os << "void " << k.name << "(void** bufs, const long long* vars, long long lo, long long hi) {\n";
   for (size_t i = 0; i < k.params.size(); i++) {
