@@ -10,7 +10,7 @@ APT_PKGS=(
   python3 python3-pip python3-dev
   dataset-fashion-mnist
 )
-PIP_PKGS=(numpy pytest)  # PyPI names; each is also the module name python imports
+PIP_PKGS=(numpy pytest nanobind)  # PyPI names; each is also the module name python imports
 
 missing_apt=()
 for p in "${APT_PKGS[@]}"; do
