@@ -49,6 +49,15 @@ void compute_bounds(Op op, DType dtype, std::span<const UOpRef> src, const Arg& 
       if (arg.is_number() && !arg.is_float()) {
         int64_t v = arg.to_int();
         if (dtype.scalar == ScalarType::UInt64 && v < 0) return;  // above int64: keep full range
+        // the value the dtype holds: a uint32 CONST of -1 (as x - 1 builds) is 4294967295
+        int bits = dtype.scalar == ScalarType::Index ? 64 : dtype.bits();
+        if (dtype.is_bool()) {
+          v = v != 0;
+        } else if (bits < 64) {
+          uint64_t m = (uint64_t(1) << bits) - 1, u = static_cast<uint64_t>(v) & m;
+          if (!dtype.is_unsigned() && (u >> (bits - 1))) u |= ~m;
+          v = static_cast<int64_t>(u);
+        }
         *vmin = *vmax = v;
       }
       return;

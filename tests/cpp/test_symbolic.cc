@@ -186,6 +186,16 @@ TEST(SymbolicConst, SingleValueRangeIsConstant) {
   EXPECT_EQ(S(x->lt(4) | ge(x, 0)), T());
 }
 
+TEST(SymbolicConst, BoundsSeeTheValueTheDtypeHolds) {
+  // x - 1 on uint32 builds a CONST of -1, which the dtype holds as 4294967295
+  UOpRef x = UOp::var("xu", 0, 10, dtypes::uint32), c = UOp::cnst_int(dtypes::uint32, -1);
+  EXPECT_EQ(c->vmin(), 4294967295LL);
+  EXPECT_EQ(x->lt(c)->vmin(), 1);
+  EXPECT_EQ(S(x->lt(c)), T());
+  EXPECT_EQ(S(c), k(4294967295LL, dtypes::uint32));
+  EXPECT_EQ(UOp::cnst_int(dtypes::int8, 200)->vmin(), -56);
+}
+
 // ---------------------------------------------------------------- identities
 
 TEST(SymbolicIdentity, AddMulDivMod) {
