@@ -594,6 +594,54 @@ TEST(ConvPool, ConvGradients) {
   }
 }
 
+TEST(ConvPool, ConvGradientsGroupsDilation3d) {
+  {
+    ConvCfg c{{1, 2}, {2, 1}, {{2, 1}, {0, 1}}, 3};
+    check_grads("conv2d groups 3 dilation (2,1) per-side pads", {{1, 6, 6, 5}, {3, 2, 2, 3}, {3}},
+                [](const std::vector<Tensor>& t) {
+                  return fg::conv2d(t[0], t[1], t[2],
+                                    {.stride = Ints{1, 2}, .padding = fg::Padding({{2, 1}, {0, 1}}),
+                                     .dilation = Ints{2, 1}, .groups = 3});
+                },
+                [&](const std::vector<Vec>& v) {
+                  Shape os;
+                  return ref_conv(v[0], {1, 6, 6, 5}, v[1], {3, 2, 2, 3}, v[2], c, &os);
+                },
+                110);
+  }
+  {
+    ConvCfg c{{2, 1, 1}, {1}, {{1, 1}, {0, 0}, {1, 1}}, 1};
+    check_grads("conv3d", {{1, 2, 4, 3, 4}, {2, 2, 2, 2, 3}},
+                [](const std::vector<Tensor>& t) {
+                  return fg::conv3d(t[0], t[1], {}, {.stride = Ints{2, 1, 1}, .padding = {1, 0, 1}});
+                },
+                [&](const std::vector<Vec>& v) {
+                  Shape os;
+                  return ref_conv(v[0], {1, 2, 4, 3, 4}, v[1], {2, 2, 2, 2, 3}, {}, c, &os);
+                },
+                120);
+  }
+  check_grads("adaptive_max_pool2d (2, 3)", {{1, 2, 5, 7}},
+              [](const std::vector<Tensor>& t) { return fg::adaptive_max_pool2d(t[0], {2, 3}); },
+              [&](const std::vector<Vec>& v) {
+                Shape os;
+                return ref_adaptive(v[0], {1, 2, 5, 7}, {2, 3}, true, &os);
+              },
+              130);
+  {
+    PoolCfg c{{3}, {2}, {2}, {{0, 0}}, true, true};
+    check_grads("max_pool1d dilation 2 ceil", {{2, 1, 12}},
+                [](const std::vector<Tensor>& t) {
+                  return fg::max_pool1d(t[0], {3}, {.stride = Ints{2}, .dilation = Ints{2}, .ceil_mode = true});
+                },
+                [&](const std::vector<Vec>& v) {
+                  Shape os;
+                  return ref_pool(v[0], {2, 1, 12}, 1, c, true, &os);
+                },
+                140);
+  }
+}
+
 TEST(ConvPool, PoolGradients) {
   {
     PoolCfg c{{3}, {2}, {1}, {{1, 1}}, true, true};
