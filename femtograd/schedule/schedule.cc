@@ -204,6 +204,38 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     }
   }
 
+  // A value holding a reduce that two kernels read is stored once rather than recomputed by
+  // each (a conv read by batchnorm's mean and by its normalization, a matmul read twice).
+  // Stores the topmost such value, then looks again, until every reduce has one reader kernel.
+  for (int round = 0; round < 10000; round++) {
+    PtrMap<int> readers;
+    std::vector<const UOp*> seen_nodes;
+    for (const UOp* s : topo) {
+      if (!sc.is_stored(s)) continue;
+      std::vector<const UOp*> stack{Scheduler::stored_value(s)};
+      PtrMap<uint8_t> seen;
+      while (!stack.empty()) {
+        const UOp* m = stack.back();
+        stack.pop_back();
+        if (seen.find(m) || is_leaf(m) || (m != s && sc.is_stored(m))) continue;
+        seen.put(m, 1);
+        if (m != s) {
+          if (int* c = readers.find(m)) (*c)++;
+          else { readers.put(m, 1); seen_nodes.push_back(m); }
+        }
+        for (const UOpRef& x : m->src()) stack.push_back(x.get());
+      }
+    }
+    const UOp* pick = nullptr;
+    for (auto it = topo.rbegin(); it != topo.rend() && !pick; ++it) {
+      const UOp* m = *it;
+      const int* c = readers.find(m);
+      if (c && *c >= 2 && !is_movement(m->op) && !sc.is_stored(m) && sc.holds_reduce(m)) pick = m;
+    }
+    if (!pick) break;
+    sc.store(pick);
+  }
+
   // 2. one kernel per stored node, in topological order
   Schedule out;
   for (const UOp* n : topo) {

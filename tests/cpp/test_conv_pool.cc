@@ -724,7 +724,7 @@ TEST(ConvPool, ConvGradientMatchesOwnFiniteDifferences) {
 // normalization and several backward kernels (tens of seconds per step at batch 64 for the
 // beautiful_mnist network). Minimal form: y = x.matmul(w).add(1); y.sub(y.mean({0})).realize() runs
 // the matmul twice. Expected: the value is stored once and read by both.
-TEST(ConvPool, DISABLED_ConvOutputReadTwiceIsComputedOnce) {
+TEST(ConvPool, ConvOutputReadTwiceIsComputedOnce) {
   Tensor x = Tensor::rand({2, 4, 12, 12}), w = Tensor::rand({8, 4, 3, 3});
   x.realize();
   w.realize();
