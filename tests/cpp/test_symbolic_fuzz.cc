@@ -26,14 +26,14 @@ int bits_of(DType dt) {
   return dt.scalar == ScalarType::Index ? 64 : dt.is_bool() ? 1 : dt.itemsize() * 8;
 }
 
-// the value of an exact integer v in a two's complement dtype of `bits`
-int64_t wrap(i128 v, int bits) {
+// the value of an exact integer v in a two's complement dtype of `bits` (unsigned: 0..2^bits-1)
+int64_t wrap(i128 v, int bits, bool uns = false) {
   if (bits == 1) return v != 0;
   uint64_t u = static_cast<uint64_t>(v);
   if (bits == 64) return static_cast<int64_t>(u);
   uint64_t m = (1ULL << bits) - 1;
   u &= m;
-  if (u >> (bits - 1)) u |= ~m;
+  if (!uns && (u >> (bits - 1))) u |= ~m;
   return static_cast<int64_t>(u);
 }
 
@@ -77,7 +77,7 @@ class Evaluator {
           *err = std::string("evaluator does not know ") + std::string(op_name(n->op));
           return false;
       }
-      vals_[i] = wrap(r, b);
+      vals_[i] = wrap(r, b, n->dtype.is_unsigned());
     }
     *out = vals_.back();
     return true;
@@ -103,7 +103,7 @@ class Gen {
     bool small = dt.itemsize() == 1;
     for (int i = 0; i < nvars; i++) {
       int64_t lo, hi;
-      if (coin(60))
+      if (coin(60) || dt.is_unsigned())
         lo = 0, hi = uni(0, small ? 30 : 64);  // index-like: a range [0, n)
       else
         lo = uni(small ? -30 : -100, 10), hi = lo + uni(0, small ? 40 : 150);
@@ -245,12 +245,15 @@ TEST(SymbolicFuzz, SimplifiedAgreesWithOriginal) {
   auto t0 = std::chrono::steady_clock::now();
   int64_t checked_points = 0, failures = 0, smaller = 0, nodes_in = 0, nodes_out = 0;
   for (int64_t i = 0; i < n_expr && failures < 5; i++) {
-    // mostly int32 and index; some int8 and int16, where wrapping is everywhere
+    // mostly int32 and index; some int8, int16, uint8 and uint32, where wrapping is everywhere
+    // (and x-1 builds constants the unsigned dtype holds as 2^bits-1)
     int64_t pick = g.uni(0, 99);
-    DType dt = pick < 45   ? dtypes::int32
-               : pick < 90 ? dtypes::index
-               : pick < 95 ? dtypes::int8
-                           : dtypes::int16;
+    DType dt = pick < 42   ? dtypes::int32
+               : pick < 84 ? dtypes::index
+               : pick < 88 ? dtypes::int8
+               : pick < 92 ? dtypes::int16
+               : pick < 96 ? dtypes::uint8
+                           : dtypes::uint32;
     g.reset(dt, static_cast<int>(g.uni(2, 4)));
     // realistic families (they set their own variables) and random trees
     int64_t fam = g.uni(0, 9);
