@@ -76,6 +76,27 @@ struct Scheduler {
     return false;
   }
 
+  // Is recomputing s per broadcast element costly? It reads three or more inputs or runs a dozen
+  // ops (a batchnorm-and-relu chain broadcast over conv windows would run once per window).
+  bool costly(const UOp* root) {
+    std::vector<const UOp*> stack{root};
+    PtrMap<uint8_t> seen;
+    int inputs = 0, ops = 0;
+    while (!stack.empty()) {
+      const UOp* n = stack.back();
+      stack.pop_back();
+      if (seen.find(n)) continue;
+      seen.put(n, 1);
+      if (is_leaf(n) || (n != root && is_stored(n))) {
+        inputs += !(n->op == Op::CONST);
+        continue;
+      }
+      ops += is_alu(n->op);
+      for (const UOpRef& s : n->src()) stack.push_back(s.get());
+    }
+    return inputs >= 3 || ops >= 12;
+  }
+
   // the value a stored node's kernel computes
   static const UOp* stored_value(const UOp* n) {
     if (n->op == Op::CONTIGUOUS) return n->src(0).get();
@@ -200,7 +221,9 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     if (expands(n, sc.shapes)) {
       const UOp* s = n->src(0).get();
       while (is_movement(s->op) && !is_leaf(s)) s = s->src(0).get();
-      if (!is_leaf(s) && !sc.is_stored(s) && sc.holds_reduce(s)) sc.store(s);
+      int64_t factor = prod(sc.shapes(n)) / std::max<int64_t>(1, prod(sc.shapes(n->src(0).get())));
+      if (!is_leaf(s) && !sc.is_stored(s) && (sc.holds_reduce(s) || (factor >= 4 && sc.costly(s))))
+        sc.store(s);
     }
   }
 
