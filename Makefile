@@ -1,5 +1,5 @@
 # femtograd: build, test, benchmark and format from one place.
-#   make test    install what is missing, configure, build, run every C++ and Python test
+#   make test    install what is missing, configure, build (the Python module too), run every C++ and Python test
 #   make build   configure and build (library, tests, benchmarks)
 #   make bench   build and run each bench/ executable briefly (JSON beside each: build/bench/NAME.json)
 #   make format  clang-format every C++ file under femtograd/ tests/ bench/
@@ -19,7 +19,8 @@ deps:
 
 # Configures once; later runs let ninja re-run cmake when CMakeLists.txt changes.
 $(BUILD)/build.ninja:
-	cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DPython_EXECUTABLE=$$($(PYTHON) -c 'import sys; print(sys.executable)')
 
 configure: $(BUILD)/build.ninja
 
@@ -34,10 +35,11 @@ test: deps
 test-cpp:
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
-# pytest exits 5 when it collects no tests: that is success while tests/python is empty.
+# The Python tests run on the module the build put in python/femtograd (tests/python/conftest.py puts
+# python/ first on sys.path). pytest exits 5 when it collects no tests: that is success.
 test-python:
 	@if [ -d tests/python ]; then \
-	  rc=0; $(PYTHON) -m pytest -q tests/python || rc=$$?; \
+	  rc=0; $(PYTHON) -m pytest -q -p no:cacheprovider tests/python || rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no python tests yet"; rc=0; fi; \
 	  exit $$rc; \
 	else echo "pytest: no tests/python folder yet"; fi

@@ -151,6 +151,11 @@ Tensor to_device_copy(const Tensor& t, const std::string& device) {
   return Tensor::from_data(raw.data(), t.dtype(), t.shape(), dev);
 }
 
+// a copy in memory of its own: writes to it (in-place assign) never reach the source's buffer
+Tensor clone(const Tensor& t) {
+  return Tensor(fg::UOp::make(fg::Op::CONTIGUOUS, t.dtype(), {t.uop()}), t.shape(), t.device());
+}
+
 Tensor post(Tensor t, nb::handle requires_grad) {
   if (!requires_grad.is_none() && nb::cast<bool>(requires_grad)) t.requires_grad_(true);
   return t;
@@ -163,8 +168,17 @@ void realize_released(Tensor& t) {
   t.realize();
 }
 
+// Reading values realizes a separate handle of the same graph: the tensor itself stays the lazy
+// graph (so backward() still reaches its inputs, as in PyTorch), while the engine remembers the
+// value's buffer, so later realizes reuse it instead of computing it again.
+Tensor realized_view(const Tensor& self) {
+  Tensor t(self.uop(), self.shape(), self.device());
+  realize_released(t);
+  return t;
+}
+
 // dtypes numpy lacks are read as float32, like tinygrad
-Tensor numpy_ready(Tensor& t) {
+Tensor numpy_ready(const Tensor& t) {
   DType d = t.dtype();
   if (d.scalar == fg::ScalarType::BFloat16 || d.is_fp8()) return t.cast(fg::dtypes::float32);
   return t;
@@ -183,12 +197,12 @@ nb::dlpack::dtype dlpack_of(DType d) {
 // copy; the array keeps the buffer alive); elsewhere the values are copied to host memory.
 nb::object to_numpy(Tensor& self) {
   Tensor t = numpy_ready(self);
+  if (t.numel() > 0 && t.device() == "CPU") t = realized_view(t);
   std::vector<size_t> shape(t.shape().begin(), t.shape().end());
   nb::dlpack::dtype dl = dlpack_of(t.dtype());
   size_t nbytes = static_cast<size_t>(t.numel()) * t.dtype().itemsize();
   using RoArray = nb::ndarray<nb::numpy, nb::ro>;
   if (t.numel() > 0 && t.device() == "CPU") {
-    realize_released(t);
     fg::UOpRef buf = direct_buffer(t);
     if (!buf) {
       t = t.contiguous();
@@ -234,10 +248,10 @@ nb::object item(Tensor& self) {
   FG_CHECK(self.numel() == 1, fg::ErrorKind::Value, "item",
            "only a tensor of one element can be read as a scalar, shape is ", fg::shape_str(self.shape()));
   unsigned char raw[16] = {};
-  realize_released(self);
+  Tensor t = realized_view(self);
   {
     nb::gil_scoped_release nogil;
-    self.copy_to_host(raw, self.dtype().itemsize());
+    t.copy_to_host(raw, t.dtype().itemsize());
   }
   return py_value(self.dtype(), raw);
 }
@@ -354,7 +368,8 @@ void bind_random(nb::class_<T>& cls) {
 Tensor make_tensor(nb::handle data, const std::string& device, std::optional<DType> dtype) {
   PyObject* o = data.ptr();
   if (nb::isinstance<Tensor>(data)) {
-    Tensor t = to_device_copy(*nb::inst_ptr<Tensor>(data), device);
+    const Tensor& src = *nb::inst_ptr<Tensor>(data);
+    Tensor t = device.empty() || device == src.device() ? clone(src) : to_device_copy(src, device);
     return dtype && *dtype != t.dtype() ? t.cast(*dtype) : t;
   }
   if (data.is_none()) return Tensor::empty({0}, dtype ? *dtype : default_float, device);
@@ -501,15 +516,15 @@ void init_tensor(nb::module_& m) {
     FG_CHECK(t.numel() == 1, fg::ErrorKind::Value, "bool",
              "the truth value of a tensor with more than one element is ambiguous, shape is ",
              fg::shape_str(t.shape()));
-    return nb::cast<bool>(item(t));
+    return PyObject_IsTrue(item(t).ptr()) == 1;
   });
   cls.def("to", [](const Tensor& t, nb::handle device) { return to_device_copy(t, to_device(device)); }, "device"_a,
           "This tensor on another device (the same tensor when it is there already).");
   cls.def("to_", [](Tensor& t, nb::handle device) {
     t = to_device_copy(t, to_device(device));
   }, "device"_a, "Moves this tensor to another device in place.");
-  cls.def("clone", [](const Tensor& t) { return Tensor(t.uop(), t.shape(), t.device()); },
-          "A new tensor of the same values (a separate handle: no requires_grad mark, no grad).");
+  cls.def("clone", &clone,
+          "A copy of the values in memory of its own (stored when realized); gradients flow through it.");
   cls.def("contiguous", &Tensor::contiguous, "The values laid out in order (stored when realized).");
 
   // ---- autograd
