@@ -13,7 +13,7 @@ std::atomic<RewriteTracer*> g_tracer{nullptr};
 thread_local RewriteStats t_stats;
 
 struct Frame {
-  UOpRef n;       // the node being rewritten
+  const UOp* n;   // the node being rewritten (alive: a source of a live node, or held by a frame)
   UOpRef target;  // stage 2: the node whose final form n takes
   uint8_t stage;
   const Rule* rule;  // the rule that produced target (null when only sources changed)
@@ -51,47 +51,47 @@ struct Rewriter {
   }
 
   // applies the matcher to n; on success pushes the result to be rewritten in turn
-  bool try_rules(const UOpRef& n) {
+  bool try_rules(const UOp* n) {
     const Rule* rule = nullptr;
-    UOpRef r = pm.rewrite(n.get(), ctx, scratch, &rule);
+    UOpRef r = pm.rewrite(n, ctx, scratch, &rule);
     if (!r) return false;
     t_stats.fired++;
     if (!rule->may_change_dtype && !(r->dtype == n->dtype))
       fail(ErrorKind::Internal, "graph_rewrite", "pass '", pass, "': rule at ", rule->where(),
            " turned ", n->line(), " into ", r->line(), " (dtype changed from ", n->dtype.name(),
            " to ", r->dtype.name(), ")");
-    if (tracer) tracer->fired(*rule, n.get(), r.get());
+    if (tracer) tracer->fired(*rule, n, r.get());
     if (++nested > limit)
       fail(ErrorKind::Internal, "graph_rewrite", "pass '", pass, "' applied more than ", limit,
            " nested rewrites (REWRITE_LIMIT); last rule: ", rule->where());
     stack.push_back({n, r, 2, rule});
-    push_new(r);
+    push_new(r.get());
     return true;
   }
 
-  void push_new(const UOpRef& n) {
-    if (done.find(n.get())) return;
-    if (started(n.get())) loop_error(n.get());
+  void push_new(const UOp* n) {
+    if (done.find(n)) return;
+    if (started(n)) loop_error(n);
     stack.push_back({n, nullptr, 0, nullptr});
   }
 
-  void push_sources(const UOpRef& n) {
+  void push_sources(const UOp* n) {
     stack.push_back({n, nullptr, 1, nullptr});
     for (size_t i = n->nsrc(); i-- > 0;) {
       const UOpRef& s = n->src(i);
       if (!done.find(s.get())) {
         if (started(s.get())) loop_error(s.get());
-        stack.push_back({s, nullptr, 0, nullptr});
+        stack.push_back({s.get(), nullptr, 0, nullptr});
       }
     }
   }
 
   UOpRef run(const UOpRef& root) {
-    stack.push_back({root, nullptr, 0, nullptr});
+    stack.push_back({root.get(), nullptr, 0, nullptr});
     while (!stack.empty()) {
       Frame f = std::move(stack.back());
       stack.pop_back();
-      const UOp* n = f.n.get();
+      const UOp* n = f.n;
       if (f.stage == 0) {
         if (done.find(n)) continue;  // reached twice through a shared subgraph
         if (started(n)) loop_error(n);
@@ -101,19 +101,15 @@ struct Rewriter {
         push_sources(f.n);
       } else if (f.stage == 1) {
         bool changed = false;
-        std::vector<UOpRef> new_src;
-        new_src.reserve(n->nsrc());
-        for (const UOpRef& s : n->src()) {
-          const UOpRef& r = *done.find(s.get());
-          changed |= r.get() != s.get();
-          new_src.push_back(r);
-        }
+        for (const UOpRef& s : n->src()) changed |= done.find(s.get())->get() != s.get();
         if (changed) {
+          new_src.clear();
+          for (const UOpRef& s : n->src()) new_src.push_back(*done.find(s.get()));
           UOpRef rebuilt = n->replace_src(new_src);
           stack.push_back({f.n, rebuilt, 2, nullptr});
-          push_new(rebuilt);
+          push_new(rebuilt.get());
         } else if (order == Traversal::NodeFirst || !try_rules(f.n)) {
-          finish(f.n, f.n);
+          finish(f.n, f.n->ref());
         }
       } else {
         if (f.rule) nested--;
@@ -123,13 +119,14 @@ struct Rewriter {
     return *done.find(root.get());
   }
 
-  void finish(const UOpRef& n, UOpRef final_form) {
-    in_progress.put(n.get(), 0);
+  void finish(const UOp* n, UOpRef final_form) {
+    in_progress.put(n, 0);
     // keep n alive while its address is a key: a freed node's address could be reused
-    keep_alive.push_back(n);
-    done.put(n.get(), std::move(final_form));
+    keep_alive.push_back(n->ref());
+    done.put(n, std::move(final_form));
   }
   std::vector<UOpRef> keep_alive;
+  std::vector<UOpRef> new_src;
 };
 
 }  // namespace
