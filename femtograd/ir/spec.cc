@@ -87,81 +87,81 @@ const PatternMatcher& spec_alu() {
   static const UPat x = UPat::var("x"), y = UPat::var("y"), z = UPat::var("z"), c = UPat::var("c");
   static const PatternMatcher pm{{
       // unary ALU: same dtype in and out
-      {UPat(kUnary, {x}),
+      Rule(UPat(kUnary, {x}),
        [](const Match& m) {
          const UOp* r = m.root;
          return spec_accept(m, m.get(x)->dtype == r->dtype && alu_dtype_ok(r->op, r->dtype));
-       }},
+       }),
       // binary arithmetic and bitwise ops: both sources have the result's dtype
-      {UPat(kBinaryArith, {x, y}),
+      Rule(UPat(kBinaryArith, {x, y}),
        [](const Match& m) {
          const UOp* r = m.root;
          return spec_accept(m, m.get(x)->dtype == r->dtype && m.get(y)->dtype == r->dtype &&
                                    alu_dtype_ok(r->op, r->dtype));
-       }},
+       }),
       // comparisons: equal source dtypes, bool result of the same vector width
-      {UPat(kCompare, {x, y}),
+      Rule(UPat(kCompare, {x, y}),
        [](const Match& m) {
          const DType& a = m.get(x)->dtype;
          return spec_accept(
              m, is_value(a) && a == m.get(y)->dtype && m.root->dtype == dtypes::bool_.vec(a.count));
-       }},
+       }),
       // THREEFRY: counter and key are uint64, and so are the random bits
-      {UPat(Op::THREEFRY, {x, y}),
+      Rule(UPat(Op::THREEFRY, {x, y}),
        [](const Match& m) {
          const DType& d = m.root->dtype;
          return spec_accept(m, is_value(d) && d.scalar == ScalarType::UInt64 &&
                                    m.get(x)->dtype == d && m.get(y)->dtype == d);
-       }},
+       }),
       // WHERE: bool condition (scalar, or one lane per result lane), branches of the result dtype
-      {UPat(Op::WHERE, {c, x, y}),
+      Rule(UPat(Op::WHERE, {c, x, y}),
        [](const Match& m) {
          const DType &cd = m.get(c)->dtype, &d = m.root->dtype;
          bool cond_ok = cd.is_bool() && (cd.count == 1 || cd.count == d.count);
          return spec_accept(m,
                             cond_ok && is_value(d) && m.get(x)->dtype == d && m.get(y)->dtype == d);
-       }},
+       }),
       // MULACC: a*b+c, all of the result dtype
-      {UPat(Op::MULACC, {x, y, z}),
+      Rule(UPat(Op::MULACC, {x, y, z}),
        [](const Match& m) {
          const DType& d = m.root->dtype;
          return spec_accept(m, is_value(d) && !d.is_bool() && m.get(x)->dtype == d &&
                                    m.get(y)->dtype == d && m.get(z)->dtype == d);
-       }},
+       }),
       // CAST converts each lane: same vector width
-      {UPat(Op::CAST, {x}),
+      Rule(UPat(Op::CAST, {x}),
        [](const Match& m) {
          const DType &from = m.get(x)->dtype, &to = m.root->dtype;
          return spec_accept(m, is_value(from) && is_value(to) && from.count == to.count);
-       }},
+       }),
       // BITCAST reinterprets bits: same total size
-      {UPat(Op::BITCAST, {x}),
+      Rule(UPat(Op::BITCAST, {x}),
        [](const Match& m) {
          const DType &from = m.get(x)->dtype, &to = m.root->dtype;
          return spec_accept(m, is_value(from) && is_value(to) && from.itemsize() == to.itemsize());
-       }},
+       }),
       // CONST: no sources (or its DEVICE at tensor level); the arg kind follows the dtype
-      {UPat(Op::CONST),
+      Rule(UPat(Op::CONST),
        [](const Match& m) {
          const UOp* r = m.root;
          bool src_ok = r->nsrc() == 0 || (r->nsrc() == 1 && r->src(0)->op == Op::DEVICE);
          return spec_accept(m, src_ok && const_arg_ok(*r));
-       }},
+       }),
       // DEFINE_VAR: a named integer in [min, max], known at run time
-      {UPat(Op::DEFINE_VAR, std::vector<UPat>{}),
+      Rule(UPat(Op::DEFINE_VAR, std::vector<UPat>{}),
        [](const Match& m) {
          const UOp* r = m.root;
          const auto* v = std::get_if<VarArg>(&r->arg.value());
          return spec_accept(m, v && v->min <= v->max && r->dtype.is_int() && !r->dtype.is_vec());
-       }},
+       }),
       // RANGE: loop variable in [0, end) of an int-like end; arg holds the axis id
-      {UPat(Op::RANGE, {x}),
+      Rule(UPat(Op::RANGE, {x}),
        [](const Match& m) {
          const UOp* r = m.root;
          const DType& e = m.get(x)->dtype;
          return spec_accept(m, e.is_int() && !e.is_vec() && r->dtype == e && r->arg.is_ints() &&
                                    !r->arg.as_ints().empty());
-       }},
+       }),
   }};
   return pm;
 }

@@ -9,50 +9,50 @@ const PatternMatcher& spec_kernel() {
   static const UPat g = UPat(Op::DEFINE_GLOBAL).named("g"), i = UPat::var("i"), v = UPat::var("v");
   static const UPat idx = UPat(Op::INDEX).named("idx");
   static const PatternMatcher pm = spec_alu() + PatternMatcher{{
-      {UPat(Op::DEFINE_GLOBAL), [](const Match& m) {
+      Rule(UPat(Op::DEFINE_GLOBAL), [](const Match& m) {
          return spec_accept(m, m.root->dtype.is_ptr() && m.root->arg.is_int() && m.root->nsrc() == 0);
-       }},
-      {UPat(Op::INDEX, {g, i}, UPat::Srcs::Prefix), [](const Match& m) {
+       }),
+      Rule(UPat(Op::INDEX, {g, i}, UPat::Srcs::Prefix), [](const Match& m) {
          const UOp* r = m.root;
          bool ok = r->nsrc() <= 3 && int_like(m.get(i)->dtype) && r->dtype == m.get(g)->dtype;
          if (r->nsrc() == 3) ok = ok && r->src(2)->dtype == dtypes::bool_;
          return spec_accept(m, ok);
-       }},
-      {UPat(Op::LOAD, {idx}, UPat::Srcs::Prefix), [](const Match& m) {
+       }),
+      Rule(UPat(Op::LOAD, {idx}, UPat::Srcs::Prefix), [](const Match& m) {
          const UOp* r = m.root;
          const UOp* ix = m.get(idx);
          bool gated = ix->nsrc() == 3;
          bool ok = r->dtype.scalar == ix->dtype.scalar && r->nsrc() == (gated ? 2u : 1u);
          if (gated) ok = ok && r->src(1)->dtype == r->dtype;
          return spec_accept(m, ok);
-       }},
-      {UPat(Op::STORE, {idx, v}), [](const Match& m) {
+       }),
+      Rule(UPat(Op::STORE, {idx, v}), [](const Match& m) {
          return spec_accept(m, m.root->dtype == dtypes::void_ && m.get(v)->dtype.scalar == m.get(idx)->dtype.scalar);
-       }},
-      {UPat(Op::SINK), [](const Match& m) {
+       }),
+      Rule(UPat(Op::SINK), [](const Match& m) {
          bool ok = true;
          for (const UOpRef& s : m.root->src()) ok = ok && s->op == Op::STORE;
          return spec_accept(m, ok);
-       }},
-      {UPat(Op::REDUCE), [](const Match& m) {
+       }),
+      Rule(UPat(Op::REDUCE), [](const Match& m) {
          const UOp* r = m.root;
          bool ok = r->nsrc() >= 1 && r->arg.value().index() == 6 && r->dtype.scalar == r->src(0)->dtype.scalar;
          for (size_t k = 1; k < r->nsrc(); k++) ok = ok && r->src(k)->op == Op::RANGE;
          return spec_accept(m, ok);
-       }},
-      {UPat(Op::VECTORIZE), [](const Match& m) {
+       }),
+      Rule(UPat(Op::VECTORIZE), [](const Match& m) {
          const UOp* r = m.root;
          bool ok = r->nsrc() == r->dtype.count;
          for (const UOpRef& s : r->src()) ok = ok && s->dtype == r->dtype.scalar_type();
          return spec_accept(m, ok);
-       }},
-      {UPat(Op::VCONST), [](const Match& m) {
+       }),
+      Rule(UPat(Op::VCONST), [](const Match& m) {
          return spec_accept(m, m.root->arg.is_ints() && (int64_t)m.root->arg.as_ints().size() == m.root->dtype.count);
-       }},
-      {UPat(Op::GEP, {v}), [](const Match& m) {
+       }),
+      Rule(UPat(Op::GEP, {v}), [](const Match& m) {
          const UOp* r = m.root;
          return spec_accept(m, r->arg.is_ints() && r->dtype == m.get(v)->dtype.scalar_type().vec(r->arg.as_ints().size()));
-       }},
+       }),
   }};
   return pm;
 }
@@ -60,9 +60,9 @@ const PatternMatcher& spec_kernel() {
 const PatternMatcher& spec_program() {
   static const UPat acc = UPat(Op::DEFINE_REG).named("acc"), v = UPat::var("v");
   static const PatternMatcher pm = PatternMatcher{{
-      {UPat(Op::DEFINE_REG, {v}), [](const Match& m) { return spec_accept(m, m.get(v)->dtype == m.root->dtype); }},
-      {UPat(Op::STORE, {acc, v}), [](const Match& m) { return spec_accept(m, m.get(acc)->dtype == m.get(v)->dtype); }},
-      {UPat(Op::END, {UPat(Op::RANGE)}), [](const Match& m) { return spec_accept(m, true); }},
+      Rule(UPat(Op::DEFINE_REG, {v}), [](const Match& m) { return spec_accept(m, m.get(v)->dtype == m.root->dtype); }),
+      Rule(UPat(Op::STORE, {acc, v}), [](const Match& m) { return spec_accept(m, m.get(acc)->dtype == m.get(v)->dtype); }),
+      Rule(UPat(Op::END, {UPat(Op::RANGE)}), [](const Match& m) { return spec_accept(m, true); }),
   }} + spec_kernel();
   return pm;
 }

@@ -11,8 +11,8 @@ const UPat x = UPat::var("x"), y = UPat::var("y"), c = UPat::cvar("c");
 
 TEST(PatternMatcher, OneRuleReadsAsMath) {
   static const PatternMatcher pm{{
-      {x * 1, x},
-      {x + 0, x},
+      Rule(x * 1, x),
+      Rule(x + 0, x),
   }};
   UOpRef v = UOp::var("pmv", 0, 5);
   EXPECT_EQ(graph_rewrite((v * 1) + 0, pm, "test").get(), v.get());
@@ -22,7 +22,7 @@ TEST(PatternMatcher, OneRuleReadsAsMath) {
 
 TEST(PatternMatcher, RepeatedNameMustBeSameNode) {
   static const PatternMatcher pm{{
-      {x + x, [](const Match& m) { return m[x] * 2; }},
+      Rule(x + x, [](const Match& m) { return m[x] * 2; }),
   }};
   UOpRef a = UOp::var("pa", 0, 5), b = UOp::var("pb", 0, 5);
   EXPECT_EQ(graph_rewrite(a + a, pm, "t").get(), (a * 2).get());
@@ -31,7 +31,7 @@ TEST(PatternMatcher, RepeatedNameMustBeSameNode) {
 
 TEST(PatternMatcher, WrongDtypeNamesPassAndRule) {
   static const PatternMatcher pm{{
-      {x + 0, [](const Match& m) { return m[x]->cast(dtypes::int64); }},
+      Rule(x + 0, [](const Match& m) { return m[x]->cast(dtypes::int64); }),
   }};
   UOpRef a = UOp::var("pw", 0, 5, dtypes::int32);
   try {
@@ -82,4 +82,16 @@ TEST(PatternMatcher, TopDownAndBottomUp) {
   UOpRef e = ((a * 2) * 2) * 2;
   EXPECT_EQ(graph_rewrite(e, pm, "bu").get(), ((a * 4) * 2).get());
   EXPECT_EQ(graph_rewrite(e, pm, "td", Traversal::NodeFirst).get(), ((a * 2) * 4).get());
+}
+
+TEST(PatternMatcher, EachRuleKnowsItsOwnLine) {
+  // rules written as Rule(...) record their own line (GCC 12 gives brace-initialized list
+  // elements the line of the list's end, so rule sets here are written with Rule(...))
+  static const PatternMatcher pm{{
+      Rule(x * 1, x),
+      Rule(x + 0, x),
+  }};
+  ASSERT_EQ(pm.rules().size(), 2u);
+  EXPECT_EQ(pm.rules()[1].loc.line(), pm.rules()[0].loc.line() + 1);
+  EXPECT_NE(pm.rules()[0].where().find("test_pattern_matcher.cc:"), std::string::npos);
 }
