@@ -4,25 +4,16 @@
 #include <limits>
 
 #include "femtograd/base/error.h"
+#include "femtograd/runtime/device.h"
 
 namespace fg::ops {
 
 Tensor iota(int64_t n, DType dtype, const std::string& device) {
   FG_ASSERT(n >= 0);
-  if (n <= 1) return Tensor::full({n}, 0, dtype, device);
-  int k = 0;
-  while ((int64_t{1} << k) < n) k++;
-  // i = sum over bits b of bit_b(i) * 2^b; bit b is axis k-1-b of a (2, ..., 2) view
-  Shape cube(k, 2);
-  Tensor acc;
-  for (int b = 0; b < k; b++) {
-    Tensor digit = Tensor::full({1}, int64_t{1} << b, dtype, device).pad({{1, 0}});  // [0, 2^b]
-    Shape s(k, 1);
-    s[k - 1 - b] = 2;
-    Tensor term = digit.reshape(s).expand(cube);
-    acc = acc.defined() ? acc.add(term) : term;
-  }
-  return acc.reshape({int64_t{1} << k}).shrink({{0, n}});
+  // an ARANGE node lowers to the loop index itself: free inside any kernel
+  std::string dev = canonical_device(device.empty() ? default_device() : device);
+  UOpRef d = UOp::make(Op::DEVICE, dtypes::void_, {}, Arg(dev));
+  return Tensor(UOp::make(Op::ARANGE, dtype, {d}, Arg(n)), {n}, dev);
 }
 
 Tensor iota_along(int64_t n, int64_t axis, int64_t ndim, DType dtype, const std::string& device) {

@@ -10,8 +10,7 @@
 
 namespace fg::ops {
 
-// [0, 1, ..., n-1] of an integer dtype without a reduce: a sum of binary digits, each a padded
-// constant broadcast over a (2, 2, ..., 2) view, so it fuses into any kernel at O(log n) per element
+// [0, 1, ..., n-1] in dtype, as an ARANGE node (it lowers to the loop index: free in any kernel)
 Tensor iota(int64_t n, DType dtype, const std::string& device);
 // iota shaped to broadcast along `axis` of a tensor with `ndim` axes
 Tensor iota_along(int64_t n, int64_t axis, int64_t ndim, DType dtype, const std::string& device);

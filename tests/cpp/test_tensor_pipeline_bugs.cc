@@ -12,11 +12,3 @@ TEST(TensorPipelineBugs, DISABLED_EyeTallerThanWide) {
   EXPECT_EQ(e, (std::vector<float>{1, 0, 0, 1, 0, 0, 0, 0}));
 }
 
-// render/c.cc (uncommitted work seen at the time of writing): the vectorized exp2/log2 helpers
-// initialize a vector variable from a scalar literal ("fg_vf32x8 p = 1.5252734e-05f;"), which
-// clang rejects, so any 8-wide float exp2 kernel fails to compile
-TEST(TensorPipelineBugs, DISABLED_VectorizedExp2Compiles) {
-  Tensor t = Tensor::from_vector<float>(std::vector<float>(16, 1.0f), {16});
-  EXPECT_EQ(t.exp2().to_vector<float>(), std::vector<float>(16, 2.0f));
-  EXPECT_EQ(t.log2().to_vector<float>(), std::vector<float>(16, 0.0f));
-}
