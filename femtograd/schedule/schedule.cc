@@ -49,6 +49,25 @@ bool expands(const UOp* n, ShapeCache& shapes) {
   return false;
 }
 
+// Visits every node reachable from root once, without recursion. visit(n) says what to do next:
+// Walk::Into (visit n's sources), Walk::Skip (not its sources) or Walk::Stop (end the walk).
+enum class Walk { Into, Skip, Stop };
+template <class F>
+void walk(const UOp* root, F&& visit) {
+  std::vector<const UOp*> stack{root};
+  PtrMap<uint8_t> seen;
+  while (!stack.empty()) {
+    const UOp* n = stack.back();
+    stack.pop_back();
+    if (seen.find(n)) continue;
+    seen.put(n, 1);
+    Walk w = visit(n);
+    if (w == Walk::Stop) return;
+    if (w == Walk::Into)
+      for (const UOpRef& x : n->src()) stack.push_back(x.get());
+  }
+}
+
 struct Scheduler {
   ShapeCache shapes;
   PtrMap<UOpRef> stored;  // stored node -> its output BUFFER (null until made)
@@ -62,38 +81,27 @@ struct Scheduler {
 
   // does n's kernel-local subgraph (stopping at leaves and stored nodes) hold a reduce?
   bool holds_reduce(const UOp* root) {
-    std::vector<const UOp*> stack{root};
-    PtrMap<uint8_t> seen;
-    while (!stack.empty()) {
-      const UOp* n = stack.back();
-      stack.pop_back();
-      if (seen.find(n)) continue;
-      seen.put(n, 1);
-      if (n->op == Op::REDUCE_AXIS) return true;
-      for (const UOpRef& s : n->src())
-        if (!is_leaf(s.get()) && !is_stored(s.get())) stack.push_back(s.get());
-    }
-    return false;
+    bool found = false;
+    walk(root, [&](const UOp* n) {
+      if (n != root && (is_leaf(n) || is_stored(n))) return Walk::Skip;
+      found = n->op == Op::REDUCE_AXIS;
+      return found ? Walk::Stop : Walk::Into;
+    });
+    return found;
   }
 
   // Is recomputing s per broadcast element costly? It reads three or more inputs or runs a dozen
   // ops (a batchnorm-and-relu chain broadcast over conv windows would run once per window).
   bool costly(const UOp* root) {
-    std::vector<const UOp*> stack{root};
-    PtrMap<uint8_t> seen;
     int inputs = 0, ops = 0;
-    while (!stack.empty()) {
-      const UOp* n = stack.back();
-      stack.pop_back();
-      if (seen.find(n)) continue;
-      seen.put(n, 1);
+    walk(root, [&](const UOp* n) {
       if (is_leaf(n) || (n != root && is_stored(n))) {
-        inputs += !(n->op == Op::CONST);
-        continue;
+        inputs += n->op != Op::CONST;
+        return Walk::Skip;
       }
       ops += is_alu(n->op);
-      for (const UOpRef& s : n->src()) stack.push_back(s.get());
-    }
+      return Walk::Into;
+    });
     return inputs >= 3 || ops >= 12;
   }
 
@@ -180,19 +188,14 @@ UOpRef new_buffer(const std::string& device, DType dtype, int64_t size) {
 }
 
 std::string device_of(const UOp* root) {
-  std::vector<const UOp*> stack{root};
-  PtrMap<uint8_t> seen;
-  while (!stack.empty()) {
-    const UOp* n = stack.back();
-    stack.pop_back();
-    if (seen.find(n)) continue;
-    seen.put(n, 1);
-    if (n->op == Op::DEVICE) return n->arg.as_str();
-    if (UOpRef r = n->realized()) { stack.push_back(r.get()); continue; }
-    if (n->op == Op::COPY) return n->src(1)->arg.as_str();
-    for (const UOpRef& s : n->src()) stack.push_back(s.get());
-  }
-  return "";
+  std::string dev;
+  walk(root, [&](const UOp* n) {
+    if (n->op == Op::DEVICE) dev = n->arg.as_str();
+    else if (n->op == Op::COPY) dev = n->src(1)->arg.as_str();
+    else if (UOpRef r = n->realized()) dev = device_of(r.get());  // a BUFFER: one level
+    return dev.empty() ? Walk::Into : Walk::Stop;
+  });
+  return dev;
 }
 
 Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
@@ -232,22 +235,16 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
   // Stores the topmost such value, then looks again, until every reduce has one reader kernel.
   for (int round = 0; round < 10000; round++) {
     PtrMap<int> readers;
-    std::vector<const UOp*> seen_nodes;
     for (const UOp* s : topo) {
       if (!sc.is_stored(s)) continue;
-      std::vector<const UOp*> stack{Scheduler::stored_value(s)};
-      PtrMap<uint8_t> seen;
-      while (!stack.empty()) {
-        const UOp* m = stack.back();
-        stack.pop_back();
-        if (seen.find(m) || is_leaf(m) || (m != s && sc.is_stored(m))) continue;
-        seen.put(m, 1);
+      walk(Scheduler::stored_value(s), [&](const UOp* m) {
+        if (is_leaf(m) || (m != s && sc.is_stored(m))) return Walk::Skip;
         if (m != s) {
           if (int* c = readers.find(m)) (*c)++;
-          else { readers.put(m, 1); seen_nodes.push_back(m); }
+          else readers.put(m, 1);
         }
-        for (const UOpRef& x : m->src()) stack.push_back(x.get());
-      }
+        return Walk::Into;
+      });
     }
     const UOp* pick = nullptr;
     for (auto it = topo.rbegin(); it != topo.rend() && !pick; ++it) {
