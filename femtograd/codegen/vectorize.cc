@@ -61,24 +61,33 @@ struct Vectorizer {
     return UOp::make(Op::VCONST, dtypes::index.vec(w), {}, Arg(v));
   }
 
-  UOpRef load(const UOp* n) {
-    const UOp* idx = n->src(0).get();
-    UOpRef g = idx->src(0);
+  // The INDEX of lane 0 when idx walks the lanes contiguously (stride 1, gate the same for every
+  // lane): one vector access serves all lanes. Null otherwise.
+  UOpRef contiguous_index(const UOp* idx) {
     auto s = stride_of(idx->src(1).get(), lane);
     bool gated = idx->nsrc() > 2;
-    if (s && *s == 1 && (!gated || !depends(idx->src(2).get()))) {
-      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), 0)};
-      if (gated) isrc.push_back(idx->src(2));
-      UOpRef index = UOp::make(Op::INDEX, g->dtype, isrc);
+    if (!s || *s != 1 || (gated && depends(idx->src(2).get()))) return nullptr;
+    std::vector<UOpRef> isrc{idx->src(0), at_lane(idx->src(1), 0)};
+    if (gated) isrc.push_back(idx->src(2));
+    return UOp::make(Op::INDEX, idx->dtype, isrc);
+  }
+  // the INDEX lane c reads or writes
+  UOpRef lane_index(const UOp* idx, int64_t c) {
+    std::vector<UOpRef> isrc{idx->src(0), at_lane(idx->src(1), c)};
+    if (idx->nsrc() > 2) isrc.push_back(at_lane(idx->src(2), c));
+    return UOp::make(Op::INDEX, idx->dtype, isrc);
+  }
+
+  UOpRef load(const UOp* n) {
+    const UOp* idx = n->src(0).get();
+    if (UOpRef index = contiguous_index(idx)) {
       std::vector<UOpRef> lsrc{index};
       if (n->nsrc() > 1) lsrc.push_back(broadcast(n->src(1)));
       return UOp::make(Op::LOAD, n->dtype.vec(w), lsrc);
     }
     std::vector<UOpRef> lanes;
     for (int64_t c = 0; c < w; c++) {
-      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), c)};
-      if (gated) isrc.push_back(at_lane(idx->src(2), c));
-      std::vector<UOpRef> lsrc{UOp::make(Op::INDEX, g->dtype, isrc)};
+      std::vector<UOpRef> lsrc{lane_index(idx, c)};
       if (n->nsrc() > 1) lsrc.push_back(n->src(1));
       lanes.push_back(UOp::make(Op::LOAD, n->dtype, lsrc));
     }
@@ -94,20 +103,13 @@ struct Vectorizer {
       out.push_back(UOp::make(Op::STORE, dtypes::void_, {rebuild_index(idx), v}));
       return;
     }
-    UOpRef g = idx->src(0);
-    auto s = stride_of(idx->src(1).get(), lane);
-    bool gated = idx->nsrc() > 2;
-    if (s && *s == 1 && (!gated || !depends(idx->src(2).get()))) {
-      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), 0)};
-      if (gated) isrc.push_back(idx->src(2));
-      out.push_back(UOp::make(Op::STORE, dtypes::void_, {UOp::make(Op::INDEX, g->dtype, isrc), broadcast(v)}));
+    if (UOpRef index = contiguous_index(idx)) {
+      out.push_back(UOp::make(Op::STORE, dtypes::void_, {index, broadcast(v)}));
       return;
     }
     for (int64_t c = 0; c < w; c++) {
-      std::vector<UOpRef> isrc{g, at_lane(idx->src(1), c)};
-      if (gated) isrc.push_back(at_lane(idx->src(2), c));
       UOpRef lane_v = v->dtype.count == w ? UOp::make(Op::GEP, v->dtype.scalar_type(), {v}, Arg({c})) : v;
-      out.push_back(UOp::make(Op::STORE, dtypes::void_, {UOp::make(Op::INDEX, g->dtype, isrc), lane_v}));
+      out.push_back(UOp::make(Op::STORE, dtypes::void_, {lane_index(idx, c), lane_v}));
     }
   }
 
