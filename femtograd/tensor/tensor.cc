@@ -112,11 +112,9 @@ Tensor Tensor::linspace(double start, double stop, int64_t steps, DType dtype, c
 Tensor Tensor::eye(int64_t n, std::optional<int64_t> m, DType dtype, const std::string& device) {
   int64_t cols = m ? *m : n;
   FG_CHECK(n >= 0 && cols >= 0, ErrorKind::Value, "eye", "sizes must be non-negative, got ", n, " and ", cols);
-  // ones on a diagonal: pad one 1 with n zeros, tile, and cut (no memory until realized)
-  Tensor one = full({1}, 1, dtype, device);
-  Tensor row = one.pad({{0, cols}});                          // (cols+1,)
-  Tensor tiled = row.reshape({1, cols + 1}).expand({n, cols + 1}).reshape({n * (cols + 1)});
-  return tiled.shrink({{0, n * cols}}).reshape({n, cols});
+  // row index == column index, both loop indices (no memory until realized)
+  Tensor r = iota(n, device).reshape({n, 1}), c = iota(cols, device).reshape({1, cols});
+  return r.eq(c).cast(dtype);
 }
 
 // ---------------------------------------------------------------- realize and read back
