@@ -19,6 +19,19 @@
 #include "femtograd/base/hash.h"
 
 namespace fg {
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
 namespace fs = std::filesystem;
 namespace {
 
@@ -41,18 +54,6 @@ void check_table(std::string_view table) {
            "' must be non-empty and made of letters, digits and _");
 }
 
-bool write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
 }  // namespace
 
 std::string cache_dir() {

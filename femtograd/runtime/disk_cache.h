@@ -11,6 +11,9 @@
 
 namespace fg {
 
+// Writes all n bytes to fd, retrying short writes and EINTR; false on any other error.
+bool write_all(int fd, const char* p, size_t n);
+
 std::string cache_dir();  // CACHEDIR, else $XDG_CACHE_HOME/femtograd, else ~/.cache/femtograd
 
 // table: a short name made of [A-Za-z0-9_] (one folder per table); key: any bytes

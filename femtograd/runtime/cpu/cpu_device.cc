@@ -1,4 +1,5 @@
 #include "femtograd/runtime/cpu/cpu_device.h"
+#include "femtograd/runtime/disk_cache.h"
 
 #include <dlfcn.h>
 #include <sys/mman.h>
@@ -39,20 +40,7 @@ class CPUAllocator final : public Allocator {
 using KernelFn = void (*)(void**, const long long*, long long, long long);
 static_assert(sizeof(long long) == sizeof(int64_t));
 
-bool write_all(int fd, const std::string& data) {
-  const char* p = data.data();
-  size_t n = data.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
+bool write_all(int fd, const std::string& data) { return fg::write_all(fd, data.data(), data.size()); }
 
 // dlopen of in-memory bytes: through a memfd (no file on disk, works on noexec /tmp), else
 // through a temporary file that is unlinked as soon as it is mapped. The memfd stays open while the
