@@ -14,10 +14,16 @@ import statistics
 import sys
 import time
 import timeit
+from pathlib import Path
+
+# the in-tree package (the module CMake builds into python/femtograd) when it is there
+_PKG = Path(__file__).resolve().parent.parent / "python"
+if list((_PKG / "femtograd").glob("_C*.so")): sys.path.insert(0, str(_PKG))
 
 
 def measure(fn, min_time: float, repeats: int = 5) -> float:
   """Median seconds per call over `repeats` loops of about min_time seconds each."""
+  timeit.timeit(fn, number=1000)  # warm up (caches, allocator)
   n = 1
   while True:
     t = timeit.timeit(fn, number=n)

@@ -1,8 +1,9 @@
 """The Tensor class: femtograd's C++ ``fg::Tensor`` (bound in ``femtograd._C``) with tinygrad's API.
 
-Every op of the C++ Tensor is bound in C++ (python/src/tensor*.cc). This module adds the parts of
-tinygrad's surface that are compositions of those ops and have no C++ counterpart yet (losses,
-layernorm, batchnorm, dropout, attention), the training flag, iteration and numpy's ``__array__``.
+Every op of the C++ Tensor (tensor.h) and of its functional nn ops (tensor_nn.h: conv, pool, norms,
+dropout, attention, losses) is bound in C++ (python/src/tensor*.cc). This module adds the training
+flag, iteration, numpy's ``__array__``, tinygrad's small helpers (sequential, isclose), and Python
+versions of the losses/norms/indexing used only when the C++ core lacks them.
 """
 from __future__ import annotations
 
@@ -37,12 +38,15 @@ Tensor.training = False
 
 
 class _TrainMode(contextlib.ContextDecorator):
+  # Tensor.training is the flag tinygrad code reads and sets; the C++ core's copy follows it here
   def __init__(self, mode: bool = True): self.mode = mode
   def __enter__(self):
     self.prev, Tensor.training = Tensor.training, self.mode
+    _C.set_training(self.mode)
     return self
   def __exit__(self, *exc):
     Tensor.training = self.prev
+    _C.set_training(bool(self.prev))
     return False
 
 
@@ -249,12 +253,15 @@ if not hasattr(Tensor, "__getitem__"): Tensor.__getitem__ = _basic_getitem
 
 for _name, _fn in {
     "train": staticmethod(_train), "test": staticmethod(_test), "__iter__": _iter, "__array__": _array,
+    "sequential": sequential, "isclose": isclose, "allclose": allclose, "mse": mse}.items():
+  setattr(Tensor, _name, _fn)
+# Python versions used only while the C++ core has no such op
+for _name, _fn in {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy, "cross_entropy": cross_entropy,
     "binary_crossentropy": binary_crossentropy, "binary_crossentropy_logits": binary_crossentropy_logits,
     "layernorm": layernorm, "batchnorm": batchnorm, "dropout": dropout,
-    "scaled_dot_product_attention": scaled_dot_product_attention, "sequential": sequential,
-    "isclose": isclose, "allclose": allclose, "mse": mse}.items():
-  setattr(Tensor, _name, _fn)
+    "scaled_dot_product_attention": scaled_dot_product_attention}.items():
+  if not hasattr(Tensor, _name): setattr(Tensor, _name, _fn)
 del _name, _fn
 
 __all__ = ["Tensor", "no_grad"]

@@ -33,6 +33,7 @@ NB_MODULE(_C, m) {
   fgpy::init_device(m);
   fgpy::init_tensor(m);
   fgpy::init_tensor_ops(m);
+  fgpy::init_tensor_nn(m);
   fgpy::init_nn_state(m);
   fgpy::init_jit(m);
 }

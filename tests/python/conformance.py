@@ -147,7 +147,7 @@ def run_torch(case: Case, inputs: list, grad_w_seed: int, want_grads: bool):
   dts = case.input_dtypes or (case.dtype,) * len(case.shapes)
   ts = []
   for a, dt in zip(_ref_inputs(inputs, dts), dts):
-    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = torch.from_numpy(np.array(a, copy=True, order="C"))  # ascontiguousarray would make 0-d arrays 1-d
     if want_grads and _is_float(dt): t.requires_grad_()
     ts.append(t)
   out = case.fn(TORCH, *ts)

@@ -140,7 +140,15 @@ def test_layers():
   emb = nn.Embedding(10, 4)
   idx = Tensor([[1, 2], [9, 0]])
   np.testing.assert_allclose(emb(idx).numpy(), emb.weight.numpy()[idx.numpy()])
-  with pytest.raises(NotImplementedError, match="convolution"): nn.Conv2d(3, 4, 3)
+  if hasattr(Tensor, "conv2d"):
+    c = nn.Conv2d(3, 4, 3, padding=1)
+    assert c(x).shape == (4, 4, 5, 5) and c.weight.shape == (4, 3, 3, 3) and c.bias.shape == (4,)
+    assert nn.Conv2d(3, 2, (3, 1), stride=2)(x).shape == (4, 2, 2, 3)
+    assert nn.Conv1d(3, 2, 3)(x.reshape(4, 3, 25)).shape == (4, 2, 23)
+    assert nn.ConvTranspose2d(3, 2, 2, stride=2)(x).shape == (4, 2, 10, 10)
+    assert sorted(get_state_dict(c)) == ["bias", "weight"]
+  else:
+    with pytest.raises(NotImplementedError, match="convolution"): nn.Conv2d(3, 4, 3)
 
 
 def test_dropout_only_in_training():

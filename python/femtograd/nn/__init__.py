@@ -1,6 +1,7 @@
-"""Layers, as in tinygrad.nn, written on top of Tensor (femtograd's C++ core has no layer classes yet).
-Initializations follow tinygrad's (and PyTorch's) defaults. Convolutions need a conv op the C++ core
-does not have yet: Conv1d/Conv2d/ConvTranspose2d raise NotImplementedError when built."""
+"""Layers, as in tinygrad.nn: small Python classes over the C++ Tensor ops (conv2d, batchnorm, layernorm,
+...), with tinygrad's (and PyTorch's) names, initializations and state-dict names. (The C++ core's own
+layer classes, femtograd/nn/layers.h, serve C++ programs; these keep tinygrad's Python semantics:
+plain attributes that get_state_dict walks, Tensor.training.)"""
 from __future__ import annotations
 
 import math
@@ -131,16 +132,55 @@ class Embedding:
     return onehot @ self.weight
 
 
-class _NeedsConv:
-  def __init__(self, *args, **kwargs):
-    raise NotImplementedError(f"nn.{type(self).__name__}: femtograd's C++ core has no convolution op yet "
-                              "(Tensor.conv2d); it lands with the conv/pool issue")
+def _tuple(x, n: int) -> tuple:
+  return tuple(x) if isinstance(x, (tuple, list)) else (x,) * n
 
 
-class Conv1d(_NeedsConv): pass
-class Conv2d(_NeedsConv): pass
-class ConvTranspose1d(_NeedsConv): pass
-class ConvTranspose2d(_NeedsConv): pass
+class Conv2d:
+  """2-d convolution; weight (out, in/groups, *kernel) and bias uniform in +-1/sqrt(fan_in) (tinygrad's)."""
+  nd = 2
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+               bias: bool = True):
+    if not hasattr(Tensor, "conv2d"):
+      raise NotImplementedError(f"nn.{type(self).__name__}: the C++ core has no convolution op yet")
+    self.kernel_size = _tuple(kernel_size, self.nd)
+    self.stride, self.dilation, self.groups, self.padding = stride, dilation, groups, padding
+    scale = 1 / math.sqrt(in_channels * math.prod(self.kernel_size))
+    self.weight = Tensor.uniform(out_channels, in_channels // groups, *self.kernel_size, low=-scale, high=scale)
+    self.bias = Tensor.uniform(out_channels, low=-scale, high=scale) if bias else None
+
+  def __call__(self, x: Tensor) -> Tensor:
+    return x.conv2d(self.weight, self.bias, groups=self.groups, stride=self.stride, dilation=self.dilation,
+                    padding=self.padding)
+
+
+class Conv1d(Conv2d):
+  nd = 1
+
+
+class ConvTranspose2d:
+  """2-d transposed convolution; weight (in, out/groups, *kernel)."""
+  nd = 2
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+               dilation=1, groups=1, bias: bool = True):
+    if not hasattr(Tensor, "conv_transpose2d"):
+      raise NotImplementedError(f"nn.{type(self).__name__}: the C++ core has no convolution op yet")
+    self.kernel_size = _tuple(kernel_size, self.nd)
+    self.stride, self.padding, self.output_padding = stride, padding, output_padding
+    self.dilation, self.groups = dilation, groups
+    scale = 1 / math.sqrt(in_channels * math.prod(self.kernel_size))
+    self.weight = Tensor.uniform(in_channels, out_channels // groups, *self.kernel_size, low=-scale, high=scale)
+    self.bias = Tensor.uniform(out_channels, low=-scale, high=scale) if bias else None
+
+  def __call__(self, x: Tensor) -> Tensor:
+    return x.conv_transpose2d(self.weight, self.bias, groups=self.groups, stride=self.stride, dilation=self.dilation,
+                              padding=self.padding, output_padding=self.output_padding)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+  nd = 1
 
 
 __all__ = ["Linear", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "LayerNorm2d", "RMSNorm",
