@@ -547,6 +547,8 @@ void bind_ops(nb::class_<T>& cls) {
           "shape"_a, "reshape");
   cls.def("expand", [](const T& t, nb::args shape) { return expand_to(t, shape_with_none(t, shape, "expand", true)); },
           "shape"_a, "Broadcasts size-1 axes (and new leading axes) to the shape; -1 or None keeps an axis.");
+  cls.def("broadcast_to", [](const T& t, nb::args shape) { return expand_to(t, shape_with_none(t, shape, "broadcast_to", true)); },
+          "shape"_a, "expand (PyTorch's name): size-1 axes and new leading axes broadcast to the shape.");
   cls.def("permute", [](const T& t, nb::args order) { return t.permute(ints_from_args(order, "permute")); },
           "order"_a, "Reorders the axes.");
   cls.def("flip", [](const T& t, nb::args axis) { return t.flip(ints_from_args(axis, "flip")); }, "axis"_a,
