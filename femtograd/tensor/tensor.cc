@@ -193,11 +193,10 @@ std::vector<int64_t> Tensor::norm_axes(std::vector<int64_t> axes, const char* op
   return axes;
 }
 
-Tensor Tensor::movement(Op op, Arg arg, Shape new_shape) const {
+Tensor Tensor::movement(Op op, Arg arg) const {
   UOpRef u = UOp::make(op, dtype(), {uop()}, std::move(arg));
   const Shape* in = &shape();
   Shape out = infer_shape(*u, std::span<const Shape* const>(&in, 1));
-  (void)new_shape;
   return Tensor(u, out, device());
 }
 
@@ -220,7 +219,7 @@ Tensor Tensor::reshape(Shape s) const {
   }
   FG_CHECK(fg::prod(s) == numel(), ErrorKind::Value, "reshape", "cannot reshape ", shape_str(shape()), " to ", shape_str(s));
   if (s == shape()) return *this;
-  return movement(Op::RESHAPE, Arg(s), s);
+  return movement(Op::RESHAPE, Arg(s));
 }
 
 Tensor Tensor::permute(std::vector<int64_t> order) const {
@@ -230,7 +229,7 @@ Tensor Tensor::permute(std::vector<int64_t> order) const {
   bool identity = true;
   for (size_t i = 0; i < order.size(); i++) identity &= order[i] == static_cast<int64_t>(i);
   if (identity) return *this;
-  return movement(Op::PERMUTE, Arg(order), {});
+  return movement(Op::PERMUTE, Arg(order));
 }
 
 Tensor Tensor::expand(Shape s) const {
@@ -242,7 +241,7 @@ Tensor Tensor::expand(Shape s) const {
     if (s[i] == -1) s[i] = base[i];
   Tensor t = base == shape() ? *this : reshape(base);
   if (s == base) return t;
-  return t.movement(Op::EXPAND, Arg(s), s);
+  return t.movement(Op::EXPAND, Arg(s));
 }
 
 Tensor Tensor::pad(std::vector<std::pair<int64_t, int64_t>> padding, Scalar value) const {
@@ -264,11 +263,11 @@ Tensor Tensor::pad(std::vector<std::pair<int64_t, int64_t>> padding, Scalar valu
   if (!any_pos) return t;
   std::vector<int64_t> arg;
   for (auto [b, e] : full) { arg.push_back(std::max<int64_t>(b, 0)); arg.push_back(std::max<int64_t>(e, 0)); }
-  Tensor p = t.movement(Op::PAD, Arg(arg), {});
+  Tensor p = t.movement(Op::PAD, Arg(arg));
   bool zero = value.kind == Scalar::Kind::Float ? value.f == 0 : value.i == 0;
   if (zero) return p;
   // fill value: where(the padded region, value, x)
-  Tensor mask = Tensor::full(t.shape(), true, dtypes::bool_, device()).movement(Op::PAD, Arg(arg), {});
+  Tensor mask = Tensor::full(t.shape(), true, dtypes::bool_, device()).movement(Op::PAD, Arg(arg));
   return mask.where(p, p.scalar_like(value).broadcast_to(p.shape()).cast(p.dtype()));
 }
 
@@ -283,7 +282,7 @@ Tensor Tensor::shrink(std::vector<std::pair<int64_t, int64_t>> bounds) const {
     identity &= bounds[i].first == 0 && bounds[i].second == shape()[i];
   }
   if (identity) return *this;
-  return movement(Op::SHRINK, Arg(arg), {});
+  return movement(Op::SHRINK, Arg(arg));
 }
 
 Tensor Tensor::flip(std::vector<int64_t> axes) const {
@@ -294,7 +293,7 @@ Tensor Tensor::flip(std::vector<int64_t> axes) const {
     flags[ax] = 1;
   }
   if (std::all_of(flags.begin(), flags.end(), [](int64_t f) { return !f; })) return *this;
-  return movement(Op::FLIP, Arg(flags), {});
+  return movement(Op::FLIP, Arg(flags));
 }
 
 Tensor Tensor::transpose(int64_t a, int64_t b) const {

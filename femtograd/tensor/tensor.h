@@ -388,7 +388,7 @@ class Tensor {
   Tensor alu(Op op, const Tensor& o, const char* name) const;  // same shape and dtype
   Tensor alu(Op op) const;
   Tensor reduce(Op op, std::vector<int64_t> axes, bool keepdim) const;
-  Tensor movement(Op op, Arg arg, Shape new_shape) const;
+  Tensor movement(Op op, Arg arg) const;  // shape inferred and checked by ir/shape
 
  private:
   struct State {
