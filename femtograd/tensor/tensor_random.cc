@@ -1,17 +1,24 @@
 // Random tensors from a counter-based generator, following tinygrad's Tensor.rand design: one
 // global seed, one counter per device, element i of a call is threefry2x32(counter + i, key).
 // Guarantees: the numbers depend only on the seed and the calls made before on the same device
-// (not on the device kind), and a call's kernel does not depend on the seed or the counter (both
-// are read from a small buffer), so repeated calls of one shape reuse one compiled kernel.
+// (not on the device kind), and a call's kernel does not depend on the seed or the counter, so
+// repeated calls of one shape reuse one compiled kernel.
+// The key and the counter live in a device buffer that kernels read and advance (tinygrad's
+// Tensor._device_rng_counters): each call runs two small kernels at once, one advancing the
+// counter and one writing the counter's value before the call into a buffer of the call's own,
+// which the call's random kernel reads (so realizing calls out of order cannot mix their numbers). A TinyJit captures those kernels with the rest, so every replay draws new numbers;
+// the increment comes from a buffer the call writes once, so the kernels do not depend on its size.
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <numbers>
 
 #include "femtograd/base/error.h"
+#include "femtograd/engine/realize.h"
 #include "femtograd/runtime/device.h"
 #include "femtograd/tensor/ops_internal.h"
 #include "femtograd/tensor/tensor.h"
+#include "femtograd/tensor/tensor_nn.h"
 
 namespace fg {
 namespace {
@@ -19,11 +26,11 @@ namespace {
 struct RngState {
   std::mutex mu;
   uint64_t seed = 0;
-  std::map<std::string, uint64_t> counters;  // device -> next counter
+  std::map<std::string, Tensor> states;  // device -> uint64 (2,) buffer: key, next counter
 };
 RngState& rng() {
-  static RngState s;
-  return s;
+  static RngState* s = new RngState();  // never destroyed: its buffers must not outlive the devices
+  return *s;
 }
 
 uint64_t splitmix64(uint64_t x) {
@@ -35,19 +42,34 @@ uint64_t splitmix64(uint64_t x) {
 
 std::string dev_name(const std::string& d) { return canonical_device(d.empty() ? default_device() : d); }
 
+// writes (key of the seed, counter 0) into a device's state buffer from the host
+void reset_state(const Tensor& state, uint64_t seed, const std::string& device) {
+  uint64_t v[2] = {splitmix64(seed), 0};
+  UOpRef node = buffer_of_tensor(state);
+  FG_ASSERT(node && node->op == Op::BUFFER, "rand: the RNG state of ", device, " lost its buffer");
+  auto b = buffer_of(node);
+  b->ensure_allocated();
+  get_device(device).synchronize();
+  b->copy_in(v, sizeof(v));
+}
+
 // n random 64-bit words (uint64, shape (n,)) for the next n counters of the device
 Tensor random_bits(int64_t n, const std::string& device) {
-  uint64_t key, base;
+  Tensor p;  // (key, first counter of this call), in a buffer of this call's own
   {
     RngState& s = rng();
     std::lock_guard lock(s.mu);
-    key = splitmix64(s.seed);
-    uint64_t& c = s.counters[device];
-    base = c;
-    c += static_cast<uint64_t>(n);
+    auto it = s.states.find(device);
+    if (it == s.states.end()) {
+      uint64_t v[2] = {splitmix64(s.seed), 0};
+      it = s.states.emplace(device, Tensor::from_data(v, dtypes::uint64, {2}, device)).first;
+    }
+    Tensor state = it->second;
+    Tensor inc = Tensor::from_vector(std::vector<uint64_t>{0, static_cast<uint64_t>(n)}, {2}, device);
+    assign_to(state, state.add(inc));
+    p = state.sub(inc).contiguous();  // the counter before this call, read after the kernel advanced it
+    Tensor::realize_all({&p, &state});
   }
-  std::vector<uint64_t> params{key, base};
-  Tensor p = Tensor::from_vector(params, {2}, device);
   Tensor k = p.shrink({{0, 1}}).reshape({}), b = p.shrink({{1, 2}}).reshape({});
   Tensor ctr = ops::iota(n, dtypes::uint64, device).add(b);
   auto [x, kk] = Tensor::broadcast(ctr, k, "rand");
@@ -93,7 +115,8 @@ void Tensor::manual_seed(uint64_t seed) {
   RngState& s = rng();
   std::lock_guard lock(s.mu);
   s.seed = seed;
-  s.counters.clear();
+  // written in place, so kernels a TinyJit captured before start over from the new seed too
+  for (auto& [dev, state] : s.states) reset_state(state, seed, dev);
 }
 
 Tensor Tensor::rand(const Shape& shape, DType dtype, const std::string& device) {

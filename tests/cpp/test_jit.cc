@@ -50,3 +50,32 @@ TEST(TinyJit, RefusesChangedShapeOrDtype) {
   }
   EXPECT_THROW(jit({Tensor::from_vector<int32_t>({1, 2, 3}, {3})}), Error);
 }
+
+// The RNG key and counter live on the device and the captured kernels advance them: replays draw
+// new numbers, the very ones the same calls make without the JIT, and manual_seed restarts them.
+TEST(TinyJit, RandomNumbersChangeBetweenReplays) {
+  auto fn = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{in[0] + Tensor::rand({8}), Tensor::randint({5}, 0, 1000, dtypes::int32)};
+  };
+  Tensor x = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5, 6, 7}, {8});
+  auto draw = [](std::vector<Tensor> out) {
+    std::vector<double> v = out[0].to_vector<double>();
+    for (int32_t r : out[1].to_vector<int32_t>()) v.push_back(r);
+    return v;
+  };
+  const int n = 6;
+  Tensor::manual_seed(3);
+  std::vector<std::vector<double>> eager;
+  for (int i = 0; i < n; i++) eager.push_back(draw(fn({x})));
+  for (int i = 1; i < n; i++) EXPECT_NE(eager[i], eager[i - 1]) << "call " << i;
+
+  Tensor::manual_seed(3);
+  TinyJit jit(fn);
+  for (int i = 0; i < n; i++) {
+    EXPECT_EQ(draw(jit({x})), eager[i]) << "jitted call " << i;
+    EXPECT_EQ(jit.captured(), i >= 1);
+  }
+  Tensor::manual_seed(3);  // written into the device state: the replays start over
+  EXPECT_EQ(draw(jit({x})), eager[0]);
+  EXPECT_EQ(draw(jit({x})), eager[1]);
+}

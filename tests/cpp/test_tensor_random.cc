@@ -100,7 +100,7 @@ TEST(TensorRandom, SeedsAndCounters) {
   std::vector<float> a3 = Tensor::rand({64}).to_vector<float>();
   fg::CompileStats s1 = fg::compile_stats();
   EXPECT_EQ(s1.compiles + s1.cache_hits, s0.compiles + s0.cache_hits);
-  EXPECT_EQ(kernels_run(), k0 + 1);
+  EXPECT_EQ(kernels_run(), k0 + 3);  // advance the device counter, keep its old value, the numbers
   EXPECT_NE(a3, c1);
 }
 

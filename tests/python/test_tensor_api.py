@@ -340,10 +340,14 @@ def test_tinyjit_replays_kernels():
 
 
 @pytest.mark.skipif(not hasattr(Tensor, "rand"), reason="random ops not in the C++ core yet")
-@pytest.mark.xfail(reason="known bug: a captured kernel replays the random numbers of the capture (the counter is "
-                          "a constant in the kernel, not a buffer the JIT advances)", strict=False)
 def test_tinyjit_random_numbers_change_between_replays():
-  @TinyJit
-  def f(): return Tensor.rand(8).contiguous()
+  # the RNG counter lives on the device and the captured kernels advance it: every replay draws new
+  # numbers, the same ones the function gives without the JIT
+  def g(): return Tensor.rand(8).contiguous()
+  Tensor.manual_seed(5)
+  eager = [tuple(g().tolist()) for _ in range(4)]
+  Tensor.manual_seed(5)
+  f = TinyJit(g)
   draws = [tuple(f().tolist()) for _ in range(4)]
   assert len(set(draws)) == 4
+  assert draws == eager
