@@ -31,21 +31,28 @@ Tensor row(const Tensor& t, int64_t r) {
   Shape s(t.shape().begin() + 1, t.shape().end());
   return t.shrink(b).reshape(s);
 }
-void write_host(const Tensor& t, const std::vector<double>& vals) {
+// a 0-d float64 buffer holding v (host written, no kernel)
+Tensor scalar_buffer(double v, const std::string& device) {
+  return Tensor::from_data(&v, dtypes::float64, {}, device);
+}
+void write_host(const Tensor& t, double v) {
   UOpRef buf = buffer_of_tensor(t);
-  FG_ASSERT(buf && buf->op == Op::BUFFER, "optimizer: the hyper-parameter tensor lost its buffer");
-  std::vector<unsigned char> raw(vals.size() * t.dtype().itemsize());
-  convert_from(dtypes::float64, vals.data(), static_cast<int64_t>(vals.size()), t.dtype(), raw.data());
+  FG_ASSERT(buf && buf->op == Op::BUFFER && t.dtype() == dtypes::float64, "optimizer: a scalar lost its buffer");
   auto b = buffer_of(buf);
   b->ensure_allocated();
   get_device(t.device()).synchronize();
-  b->copy_in(raw.data(), raw.size());
+  b->copy_in(&v, sizeof(v));
+}
+// base ** e for a constant base >= 0 and a 0-d float64 exponent e >= 0 (0 ** 0 is 1)
+Tensor pow_of(double base, const Tensor& e) {
+  if (base == 0) return e.eq(0.0).where(1.0, 0.0).cast(dtypes::float64);
+  return e.mul(std::log2(base)).exp2();
 }
 }  // namespace
 
 // ---------------------------------------------------------------- Optimizer
 
-Optimizer::Optimizer(std::vector<Tensor*> params, double lr) : lr(lr) {
+Optimizer::Optimizer(std::vector<Tensor*> params, double lr) {
   std::vector<Tensor*> lazy;
   for (Tensor* p : params) {
     FG_CHECK(p && p->defined(), ErrorKind::Value, "Optimizer", "a parameter is an empty Tensor handle");
@@ -58,7 +65,13 @@ Optimizer::Optimizer(std::vector<Tensor*> params, double lr) : lr(lr) {
   }
   FG_CHECK(!params_.empty(), ErrorKind::Value, "Optimizer",
            "no parameter requires grad (mark them with requires_grad_())");
+  device_ = params_[0]->device();
+  for (Tensor* p : params_)
+    FG_CHECK(p->device() == device_, ErrorKind::Value, "Optimizer", "parameters on ", device_, " and ", p->device(),
+             ": use one optimizer per device");
   if (!lazy.empty()) Tensor::realize_all(lazy);
+  this->lr = scalar_buffer(lr, device_);
+  t_ = scalar_buffer(0, device_);
 }
 
 Tensor Optimizer::zeros_buffer(const Shape& shape, DType dt, const std::string& device) {
@@ -66,17 +79,17 @@ Tensor Optimizer::zeros_buffer(const Shape& shape, DType dt, const std::string& 
   return Tensor::from_data(raw.data(), dt, shape, device);
 }
 
-Tensor Optimizer::h(size_t k, DType dt, const std::string& device) {
-  auto key = std::make_pair(device, std::string(dt.name()));
-  auto it = hyper_bufs_.find(key);
-  if (it == hyper_bufs_.end()) {
-    Tensor t = zeros_buffer({static_cast<int64_t>(hyper_now_.size())}, dt, device);
-    write_host(t, hyper_now_);
-    it = hyper_bufs_.emplace(key, t).first;
-  }
-  FG_ASSERT(k < hyper_now_.size(), "optimizer: hyper-parameter ", k, " of ", hyper_now_.size());
+double Optimizer::get_lr() const { return lr.item(); }
+void Optimizer::set_lr(double v) {
+  FG_CHECK(buffer_of_tensor(lr), ErrorKind::Value, "set_lr", "opt.lr has a pending assign: realize it first");
+  write_host(lr, v);
+}
+int64_t Optimizer::steps() const { return static_cast<int64_t>(t_.item()); }
+
+Tensor Optimizer::h(size_t k, DType dt) const {
+  FG_ASSERT(hyper_.defined() && static_cast<int64_t>(k) < hyper_.numel(), "optimizer: hyper-parameter ", k);
   int64_t i = static_cast<int64_t>(k);
-  return it->second.shrink({{i, i + 1}}).reshape({});
+  return hyper_.shrink({{i, i + 1}}).reshape({}).cast(dt);
 }
 
 void Optimizer::zero_grad() {
@@ -84,9 +97,12 @@ void Optimizer::zero_grad() {
 }
 
 void Optimizer::step(std::vector<Tensor*> also) {
-  t_++;
-  hyper_now_ = hyper(t_);
-  for (auto& [k, t] : hyper_bufs_) write_host(t, hyper_now_);
+  // the step count and this step's scalars are computed on the device, in this step's schedule
+  Tensor t = t_;
+  assign_to(t, t.add(1.0));
+  std::vector<Tensor> hs = hyper(t);
+  for (Tensor& x : hs) x = x.cast(dtypes::float64).reshape({1});
+  hyper_ = Tensor::cat(hs).contiguous();  // one small kernel; every update reads its result
   // a parameter replaced by a lazy value since (e.g. by assign_to) needs its buffer back first
   std::vector<Tensor*> lazy;
   for (Tensor* p : params_)
@@ -110,11 +126,13 @@ void Optimizer::step(std::vector<Tensor*> also) {
   // gradients and everything else that reads the old parameters come first in the schedule
   std::vector<Tensor*> roots;
   for (Tensor& g : grads) roots.push_back(&g);
-  for (Tensor* t : also) roots.push_back(t);
-  for (Tensor* t : buffers_) roots.push_back(t);
-  for (Tensor* t : state) roots.push_back(t);
+  for (Tensor* x : also) roots.push_back(x);
+  for (Tensor* x : buffers_) roots.push_back(x);
+  roots.push_back(&t);
+  for (Tensor* x : state) roots.push_back(x);
   for (Tensor& n : news) roots.push_back(&n);
   Tensor::realize_all(roots);
+  hyper_ = Tensor();
 }
 
 // ---------------------------------------------------------------- SGD
@@ -128,18 +146,18 @@ SGD::SGD(std::vector<Tensor*> params, double lr, double momentum, double weight_
     for (Tensor* p : params_) buf_.push_back(zeros_buffer(p->shape(), p->dtype(), p->device()));
 }
 
-std::vector<double> SGD::hyper(int64_t t) const { return {lr, t == 1 ? 1.0 : 1.0 - dampening}; }
+std::vector<Tensor> SGD::hyper(const Tensor& t) const { return {lr, t.eq(1.0).where(1.0, 1.0 - dampening)}; }
 
 Tensor SGD::update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state) {
   DType dt = p.dtype();
   Tensor gg = g;
   if (weight_decay != 0) gg = gg.add(p.mul(weight_decay));
   if (momentum != 0) {
-    assign_to(buf_[i], buf_[i].mul(momentum).add(gg.mul(h(1, dt, p.device()))));
+    assign_to(buf_[i], buf_[i].mul(momentum).add(gg.mul(h(1, dt))));
     state.push_back(&buf_[i]);
     gg = nesterov ? gg.add(buf_[i].mul(momentum)) : buf_[i];
   }
-  return p.sub(gg.mul(h(0, dt, p.device())));
+  return p.sub(gg.mul(h(0, dt)));
 }
 
 // ---------------------------------------------------------------- Adam, AdamW
@@ -153,22 +171,21 @@ Adam::Adam(std::vector<Tensor*> params, double lr, double b1, double b2, double 
   }
 }
 
-std::vector<double> Adam::hyper(int64_t t) const {
-  double bc1 = 1 - std::pow(b1, static_cast<double>(t)), bc2 = 1 - std::pow(b2, static_cast<double>(t));
-  return {lr, lr / bc1, 1 / std::sqrt(bc2)};
+std::vector<Tensor> Adam::hyper(const Tensor& t) const {
+  Tensor bc1 = 1.0 - pow_of(b1, t), bc2 = 1.0 - pow_of(b2, t);
+  return {lr, lr / bc1, bc2.sqrt().reciprocal()};
 }
 
 Tensor Adam::update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state) {
   DType dt = p.dtype();
-  const std::string& dev = p.device();
   Tensor gg = g;
   if (weight_decay != 0 && !decoupled) gg = gg.add(p.mul(weight_decay));
   Tensor m = row(mv_[i], 0), v = row(mv_[i], 1);
   assign_to(mv_[i], stack2(m.mul(b1).add(gg.mul(1 - b1)), v.mul(b2).add(gg.mul(gg).mul(1 - b2))));
   state.push_back(&mv_[i]);
   Tensor mn = row(mv_[i], 0), vn = row(mv_[i], 1);
-  Tensor base = weight_decay != 0 && decoupled ? p.sub(p.mul(h(0, dt, dev)).mul(weight_decay)) : p;
-  return base.sub(mn.mul(h(1, dt, dev)).div(vn.sqrt().mul(h(2, dt, dev)).add(eps)));
+  Tensor base = weight_decay != 0 && decoupled ? p.sub(p.mul(h(0, dt)).mul(weight_decay)) : p;
+  return base.sub(mn.mul(h(1, dt)).div(vn.sqrt().mul(h(2, dt)).add(eps)));
 }
 
 // ---------------------------------------------------------------- LAMB
@@ -182,20 +199,19 @@ LAMB::LAMB(std::vector<Tensor*> params, double lr, double b1, double b2, double 
   }
 }
 
-std::vector<double> LAMB::hyper(int64_t t) const {
-  return {lr, 1 / (1 - std::pow(b1, static_cast<double>(t))), 1 / (1 - std::pow(b2, static_cast<double>(t)))};
+std::vector<Tensor> LAMB::hyper(const Tensor& t) const {
+  return {lr, (1.0 - pow_of(b1, t)).reciprocal(), (1.0 - pow_of(b2, t)).reciprocal()};
 }
 
 Tensor LAMB::update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state) {
   DType dt = p.dtype();
-  const std::string& dev = p.device();
   Tensor m = row(mv_[i], 0), v = row(mv_[i], 1);
   assign_to(mv_[i], stack2(m.mul(b1).add(g.mul(1 - b1)), v.mul(b2).add(g.mul(g).mul(1 - b2))));
   state.push_back(&mv_[i]);
-  Tensor m_hat = row(mv_[i], 0).mul(h(1, dt, dev)), v_hat = row(mv_[i], 1).mul(h(2, dt, dev));
+  Tensor m_hat = row(mv_[i], 0).mul(h(1, dt)), v_hat = row(mv_[i], 1).mul(h(2, dt));
   Tensor up = m_hat.div(v_hat.sqrt().add(eps));
   if (weight_decay != 0) up = up.add(p.mul(weight_decay));
-  Tensor step = up.mul(h(0, dt, dev));
+  Tensor step = up.mul(h(0, dt));
   if (!adam) {
     Tensor r1 = p.square().sum().sqrt(), r2 = up.square().sum().sqrt();
     Tensor r = r1.gt(0.0).where(r2.gt(0.0).where(r1.div(r2), 1.0), 1.0).cast(dt);
@@ -206,19 +222,42 @@ Tensor LAMB::update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tens
 
 // ---------------------------------------------------------------- schedules
 
+LRScheduler::LRScheduler(Optimizer& opt) : opt_(opt), base_lr_(opt.get_lr()) {
+  epoch_ = scalar_buffer(0, opt.device());
+}
+
+void LRScheduler::step() {
+  Tensor e = epoch_, lr = opt_.lr;
+  assign_to(e, e.add(1.0));
+  assign_to(lr, lr_at(e).cast(dtypes::float64));
+  Tensor::realize_all({&e, &lr});
+}
+
+int64_t LRScheduler::epoch() const { return static_cast<int64_t>(epoch_.item()); }
+
 StepLR::StepLR(Optimizer& opt, int64_t step_size, double gamma) : LRScheduler(opt), step_size(step_size), gamma(gamma) {
   FG_CHECK(step_size > 0, ErrorKind::Value, "StepLR", "step_size must be positive, got ", step_size);
+  FG_CHECK(gamma >= 0, ErrorKind::Value, "StepLR", "gamma must not be negative, got ", gamma);
   start();
 }
 double StepLR::lr_at(int64_t e) const { return base_lr_ * std::pow(gamma, static_cast<double>(e / step_size)); }
+Tensor StepLR::lr_at(const Tensor& e) const {
+  return pow_of(gamma, e.div(static_cast<double>(step_size)).floor()).mul(base_lr_);
+}
 
 MultiStepLR::MultiStepLR(Optimizer& opt, std::vector<int64_t> ms, double gamma)
     : LRScheduler(opt), milestones(std::move(ms)), gamma(gamma) {
+  FG_CHECK(gamma >= 0, ErrorKind::Value, "MultiStepLR", "gamma must not be negative, got ", gamma);
   start();
 }
 double MultiStepLR::lr_at(int64_t e) const {
   int64_t n = std::count_if(milestones.begin(), milestones.end(), [&](int64_t m) { return m <= e; });
   return base_lr_ * std::pow(gamma, static_cast<double>(n));
+}
+Tensor MultiStepLR::lr_at(const Tensor& e) const {
+  Tensor n = e.mul(0.0);
+  for (int64_t m : milestones) n = n.add(e.ge(static_cast<double>(m)).where(1.0, 0.0));
+  return pow_of(gamma, n).mul(base_lr_);
 }
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, int64_t T_max, double eta_min)
@@ -228,6 +267,9 @@ CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, int64_t T_max, double eta_m
 }
 double CosineAnnealingLR::lr_at(int64_t e) const {
   return eta_min + (base_lr_ - eta_min) * (1 + std::cos(std::numbers::pi * static_cast<double>(e) / T_max)) / 2;
+}
+Tensor CosineAnnealingLR::lr_at(const Tensor& e) const {
+  return e.mul(std::numbers::pi / static_cast<double>(T_max)).cos().add(1.0).mul((base_lr_ - eta_min) / 2).add(eta_min);
 }
 
 LinearLR::LinearLR(Optimizer& opt, double s, double e, int64_t total)
@@ -239,6 +281,10 @@ double LinearLR::lr_at(int64_t e) const {
   double f = static_cast<double>(std::min(e, total_iters)) / static_cast<double>(total_iters);
   return base_lr_ * (start_factor + (end_factor - start_factor) * f);
 }
+Tensor LinearLR::lr_at(const Tensor& e) const {
+  Tensor f = e.minimum(static_cast<double>(total_iters)).div(static_cast<double>(total_iters));
+  return f.mul(end_factor - start_factor).add(start_factor).mul(base_lr_);
+}
 
 LinearWarmup::LinearWarmup(Optimizer& opt, int64_t warmup, std::shared_ptr<LRScheduler> then)
     : LRScheduler(opt), warmup(warmup), then(std::move(then)) {
@@ -249,6 +295,11 @@ LinearWarmup::LinearWarmup(Optimizer& opt, int64_t warmup, std::shared_ptr<LRSch
 double LinearWarmup::lr_at(int64_t e) const {
   if (e < warmup) return base_lr_ * static_cast<double>(e + 1) / static_cast<double>(warmup);
   return then ? then->lr_at(e - warmup) : base_lr_;
+}
+Tensor LinearWarmup::lr_at(const Tensor& e) const {
+  Tensor after = then ? then->lr_at(e.sub(static_cast<double>(warmup))).cast(dtypes::float64) : e.mul(0.0).add(base_lr_);
+  if (warmup == 0) return after;
+  return e.lt(static_cast<double>(warmup)).where(e.add(1.0).mul(base_lr_ / static_cast<double>(warmup)), after);
 }
 
 OneCycleLR::OneCycleLR(Optimizer& opt, double max_lr, int64_t total_steps, double pct_start, double div_factor,
@@ -266,6 +317,14 @@ double OneCycleLR::lr_at(int64_t e) const {
   double s = static_cast<double>(e);
   if (s <= end1) return anneal(initial_lr, max_lr, s / end1);
   return anneal(max_lr, min_lr, (s - end1) / (end2 - end1));
+}
+Tensor OneCycleLR::lr_at(const Tensor& e) const {
+  auto anneal = [](double a, double b, const Tensor& pct) {
+    return pct.mul(std::numbers::pi).cos().add(1.0).mul((a - b) / 2).add(b);
+  };
+  double end1 = pct_start * static_cast<double>(total_steps) - 1, end2 = static_cast<double>(total_steps) - 1;
+  return e.le(end1).where(anneal(initial_lr, max_lr, e.div(end1)),
+                          anneal(max_lr, min_lr, e.sub(end1).div(end2 - end1)));
 }
 
 }  // namespace fg::nn

@@ -7,10 +7,13 @@
 // sees the new values. The gradients are realized first in that schedule, so no update overwrites
 // a parameter that a gradient still reads. Adam-style optimizers keep (m, v) of a parameter in one
 // buffer of shape (2, *shape): one kernel updates both, a second the parameter.
-// The learning rate and the bias corrections change every step, so kernels read them from a small
-// buffer that the host rewrites before each step: a step's kernels compile once and are reused.
+// Everything that changes from step to step lives on the device and is computed there by kernels
+// (as in tinygrad): the step count, the learning rate (a scheduler's step() rewrites it with
+// kernels) and the scalars derived from them (bias corrections), which one small kernel per step
+// writes into a buffer the update kernels read. So a step's kernels compile once, and a TinyJit
+// that captured a training step (forward, backward, optimizer and scheduler steps) replays it
+// exactly: nothing is written from the host between steps. Those scalars are float64.
 #pragma once
-#include <map>
 #include <memory>
 #include <vector>
 
@@ -32,26 +35,33 @@ class Optimizer {
   // schedule with `also` (e.g. the loss, to read it afterwards at no extra cost)
   void step(std::vector<Tensor*> also = {});
 
-  double lr;
-  int64_t steps() const { return t_; }
+  // The learning rate: a 0-d float64 buffer on the parameters' device, read by the update kernels.
+  // Change it with set_lr (a host write, so outside a jitted function), with an LRScheduler, or
+  // with assign_to(opt.lr, value) followed by a realize.
+  Tensor lr;
+  double get_lr() const;  // reads the buffer back
+  void set_lr(double v);
+  int64_t steps() const;  // steps taken, read back from the device counter
   const std::vector<Tensor*>& params() const { return params_; }
+  const std::string& device() const { return device_; }
 
  protected:
-  // the scalars of this step, by name, computed on the host (t is the step count, from 1)
-  virtual std::vector<double> hyper(int64_t t) const = 0;
+  // the scalars of one step as 0-d float64 tensors, computed by kernels from t (the step count,
+  // from 1, a 0-d float64 tensor) and lr
+  virtual std::vector<Tensor> hyper(const Tensor& t) const = 0;
   // the new values of parameter i: assigns into its state (state_assigns) and the parameter's new value
   virtual Tensor update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state_assigns) = 0;
-  // hyper value k of this step as a 0-d tensor of dtype dt (read from the hyper buffer)
-  Tensor h(size_t k, DType dt, const std::string& device);
+  // scalar k of this step's hyper() as a 0-d tensor of dtype dt
+  Tensor h(size_t k, DType dt) const;
   // a zero-filled buffer like p (host written, no kernel)
   static Tensor zeros_buffer(const Shape& shape, DType dt, const std::string& device);
 
   std::vector<Tensor*> params_, buffers_;
-  int64_t t_ = 0;
+  std::string device_;
 
  private:
-  std::map<std::pair<std::string, std::string>, Tensor> hyper_bufs_;  // (device, dtype) -> buffer
-  std::vector<double> hyper_now_;
+  Tensor t_;      // the step count: a 0-d float64 buffer that each step advances with a kernel
+  Tensor hyper_;  // this step's scalars (lazy, stored by one kernel of the step's schedule)
 };
 
 // PyTorch's SGD: g += wd p; b = momentum b + (1 - dampening) g (b = g on the first step);
@@ -64,7 +74,7 @@ class SGD : public Optimizer {
   bool nesterov;
 
  protected:
-  std::vector<double> hyper(int64_t t) const override;
+  std::vector<Tensor> hyper(const Tensor& t) const override;
   Tensor update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state_assigns) override;
 
  private:
@@ -81,7 +91,7 @@ class Adam : public Optimizer {
   bool decoupled;
 
  protected:
-  std::vector<double> hyper(int64_t t) const override;
+  std::vector<Tensor> hyper(const Tensor& t) const override;
   Tensor update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state_assigns) override;
 
  private:
@@ -105,7 +115,7 @@ class LAMB : public Optimizer {
   bool adam;
 
  protected:
-  std::vector<double> hyper(int64_t t) const override;
+  std::vector<Tensor> hyper(const Tensor& t) const override;
   Tensor update(size_t i, const Tensor& p, const Tensor& g, std::vector<Tensor*>& state_assigns) override;
 
  private:
@@ -114,20 +124,25 @@ class LAMB : public Optimizer {
 
 // ---- learning-rate schedules (PyTorch's closed forms). Construction sets the optimizer's lr for
 // epoch 0; step() moves to the next epoch (call it after the optimizer's step, like PyTorch).
+// The epoch is a device counter and step() computes the new lr with kernels (lr_at on a tensor),
+// so a TinyJit that captured step() replays the schedule. lr_at on an integer is the same formula
+// on the host.
 class LRScheduler {
  public:
-  explicit LRScheduler(Optimizer& opt) : opt_(opt), base_lr_(opt.lr) {}
+  explicit LRScheduler(Optimizer& opt);
   virtual ~LRScheduler() = default;
   virtual double lr_at(int64_t epoch) const = 0;
-  void step() { opt_.lr = lr_at(++epoch_); }
-  int64_t epoch() const { return epoch_; }
+  // the same on the device: e is a 0-d float64 tensor holding the epoch
+  virtual Tensor lr_at(const Tensor& e) const = 0;
+  void step();
+  int64_t epoch() const;  // read back from the device counter
   double base_lr() const { return base_lr_; }
 
  protected:
-  void start() { opt_.lr = lr_at(0); }
+  void start() { opt_.set_lr(lr_at(int64_t{0})); }
   Optimizer& opt_;
   double base_lr_;
-  int64_t epoch_ = 0;
+  Tensor epoch_;  // 0-d float64 buffer
 };
 
 // base * gamma^(epoch / step_size)
@@ -135,6 +150,7 @@ class StepLR : public LRScheduler {
  public:
   StepLR(Optimizer& opt, int64_t step_size, double gamma = 0.1);
   double lr_at(int64_t e) const override;
+  Tensor lr_at(const Tensor& e) const override;
   int64_t step_size;
   double gamma;
 };
@@ -144,6 +160,7 @@ class MultiStepLR : public LRScheduler {
  public:
   MultiStepLR(Optimizer& opt, std::vector<int64_t> milestones, double gamma = 0.1);
   double lr_at(int64_t e) const override;
+  Tensor lr_at(const Tensor& e) const override;
   std::vector<int64_t> milestones;
   double gamma;
 };
@@ -153,6 +170,7 @@ class CosineAnnealingLR : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& opt, int64_t T_max, double eta_min = 0);
   double lr_at(int64_t e) const override;
+  Tensor lr_at(const Tensor& e) const override;
   int64_t T_max;
   double eta_min;
 };
@@ -162,6 +180,7 @@ class LinearLR : public LRScheduler {
  public:
   LinearLR(Optimizer& opt, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5);
   double lr_at(int64_t e) const override;
+  Tensor lr_at(const Tensor& e) const override;
   double start_factor, end_factor;
   int64_t total_iters;
 };
@@ -171,6 +190,7 @@ class LinearWarmup : public LRScheduler {
  public:
   LinearWarmup(Optimizer& opt, int64_t warmup, std::shared_ptr<LRScheduler> then = nullptr);
   double lr_at(int64_t e) const override;
+  Tensor lr_at(const Tensor& e) const override;
   int64_t warmup;
   std::shared_ptr<LRScheduler> then;
 };
@@ -182,6 +202,7 @@ class OneCycleLR : public LRScheduler {
   OneCycleLR(Optimizer& opt, double max_lr, int64_t total_steps, double pct_start = 0.3, double div_factor = 25,
              double final_div_factor = 1e4);
   double lr_at(int64_t e) const override;
+  Tensor lr_at(const Tensor& e) const override;
   double max_lr, initial_lr, min_lr;
   int64_t total_steps;
   double pct_start;

@@ -12,6 +12,7 @@
 #include "femtograd/nn/optim.h"
 #include "femtograd/base/error.h"
 #include "femtograd/tensor/autograd.h"
+#include "femtograd/tensor/jit.h"
 
 namespace {
 using fg::Shape;
@@ -119,7 +120,7 @@ void run_quadratic(const Cfg& c, int steps = 4, bool schedule = false) {
   std::unique_ptr<nn::StepLR> sched;
   if (schedule) sched = std::make_unique<nn::StepLR>(*opt, 1, 0.7);
   for (int t = 1; t <= steps; t++) {
-    double lr = opt->lr;
+    double lr = opt->get_lr();
     opt->zero_grad();
     Tensor loss;
     for (size_t k = 0; k < ps.size(); k++) {
@@ -224,15 +225,76 @@ TEST(Optim, Errors) {
   EXPECT_THROW(nn::SGD({&a}, 0.1, 0, 0, true), fg::Error);  // nesterov without momentum
 }
 
+// A jitted training step (forward, backward, Adam step, lr schedule step) replays what the eager
+// steps do: the step count, the bias corrections and the scheduled lr are computed on the device,
+// so a replay, which writes nothing from the host, still moves them on.
+TEST(Optim, JittedAdamStepsWithScheduleMatchEagerSteps) {
+  const int64_t N = 8, I = 5, H = 7, O = 3;
+  const int steps = 7;
+  struct Model {
+    Tensor w1, b1, w2, b2;
+    std::unique_ptr<nn::Adam> opt;
+    std::unique_ptr<nn::LinearWarmup> sched;
+    Model() {
+      w1 = Tensor::from_vector(rand_vec(I * H, 31), {I, H}).cast(fg::dtypes::float32).contiguous();
+      b1 = Tensor::from_vector(rand_vec(H, 32), {H}).cast(fg::dtypes::float32).contiguous();
+      w2 = Tensor::from_vector(rand_vec(H * O, 33), {H, O}).cast(fg::dtypes::float32).contiguous();
+      b2 = Tensor::from_vector(rand_vec(O, 34), {O}).cast(fg::dtypes::float32).contiguous();
+      for (Tensor* p : {&w1, &b1, &w2, &b2}) p->requires_grad_();
+      opt = std::make_unique<nn::Adam>(std::vector<Tensor*>{&w1, &b1, &w2, &b2}, 0.02, 0.9, 0.99, 1e-8, 0.01, true);
+      sched = std::make_unique<nn::LinearWarmup>(*opt, 3, std::make_shared<nn::CosineAnnealingLR>(*opt, 5, 0.001));
+    }
+    std::vector<Tensor> train_step(const std::vector<Tensor>& in) {
+      opt->zero_grad();
+      Tensor loss = in[0].matmul(w1).add(b1).relu().matmul(w2).add(b2).sub(in[1]).square().mean();
+      loss.backward();
+      opt->step({&loss});
+      sched->step();
+      return {loss};
+    }
+    Vec params() const {
+      Vec out;
+      for (const Tensor* p : {&w1, &b1, &w2, &b2})
+        for (double v : p->to_vector<double>()) out.push_back(v);
+      return out;
+    }
+  };
+  std::vector<std::vector<Tensor>> data;
+  for (int t = 0; t < steps; t++)
+    data.push_back({Tensor::from_vector(rand_vec(N * I, 100 + t), {N, I}).cast(fg::dtypes::float32).contiguous(),
+                    Tensor::from_vector(rand_vec(N * O, 200 + t), {N, O}).cast(fg::dtypes::float32).contiguous()});
+
+  Model eager, jitted;
+  fg::TinyJit jit([&](const std::vector<Tensor>& in) { return jitted.train_step(in); });
+  for (int t = 0; t < steps; t++) {
+    double le = eager.train_step(data[t])[0].item();
+    double lj = jit(data[t])[0].item();
+    EXPECT_EQ(jit.captured(), t >= 1);
+    EXPECT_NEAR(lj, le, 1e-6 * std::abs(le)) << "loss of step " << t;
+    EXPECT_NEAR(jitted.opt->get_lr(), eager.opt->get_lr(), 1e-15) << "lr after step " << t;
+    Vec pe = eager.params(), pj = jitted.params();
+    ASSERT_EQ(pe.size(), pj.size());
+    for (size_t i = 0; i < pe.size(); i++)
+      ASSERT_NEAR(pj[i], pe[i], 1e-6 * (std::abs(pe[i]) + 1e-3)) << "parameter " << i << " after step " << t;
+  }
+  EXPECT_GT(jit.kernel_count(), 0u);
+  EXPECT_EQ(jitted.opt->steps(), steps);
+  EXPECT_EQ(jitted.sched->epoch(), steps);
+  EXPECT_NEAR(jitted.opt->get_lr(), jitted.sched->lr_at(int64_t{steps}), 1e-15);  // the schedule moved on
+  EXPECT_NE(eager.params(), Model().params());  // it trained
+}
+
 // ---- schedules: PyTorch's closed forms
 TEST(LRSchedule, ClosedForms) {
   Tensor a = Tensor::from_vector(Vec{1}, {1});
   a.requires_grad_();
   auto lrs = [&](nn::LRScheduler& s, nn::Optimizer& o, int n) {
-    Vec out{o.lr};
+    Vec out{o.get_lr()};
     for (int i = 1; i < n; i++) {
-      s.step();
-      out.push_back(o.lr);
+      s.step();  // computed on the device
+      out.push_back(o.get_lr());
+      EXPECT_EQ(s.epoch(), i);
+      EXPECT_NEAR(o.get_lr(), s.lr_at(int64_t{i}), 1e-15) << "device and host forms agree at epoch " << i;
     }
     return out;
   };
