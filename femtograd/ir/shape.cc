@@ -100,13 +100,25 @@ Shape infer_shape(const UOp& n, std::span<const Shape* const> srcs) {
 
 Shape ShapeCache::operator()(const UOp* root) {
   if (const Shape* s = memo_.find(root)) return *s;
-  for (const UOp* n : root->toposort()) {
+  // sources first, descending only into nodes not yet known: asking for each node of a large
+  // graph in turn stays linear in the graph's size
+  std::vector<std::pair<const UOp*, bool>> stack{{root, false}};
+  std::vector<const Shape*> ss;
+  while (!stack.empty()) {
+    auto [n, ready] = stack.back();
+    stack.pop_back();
     if (memo_.find(n)) continue;
-    std::vector<const Shape*> ss;
-    ss.reserve(n->nsrc());
+    if (!ready) {
+      stack.push_back({n, true});
+      for (size_t i = n->nsrc(); i-- > 0;)
+        if (!memo_.find(n->src(i).get())) stack.push_back({n->src(i).get(), false});
+      continue;
+    }
+    ss.clear();
     for (const UOpRef& s : n->src()) ss.push_back(memo_.find(s.get()));
     // sources that are not tensor-level (UNIQUE, DEVICE) have shape (); infer_shape ignores them
-    memo_.put(n, infer_shape(*n, ss));
+    Shape sh = infer_shape(*n, ss);
+    memo_.put(n, std::move(sh));
     keep_.push_back(n->ref());
   }
   return *memo_.find(root);

@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "femtograd/base/error.h"
+#include "femtograd/base/ptr_map.h"
 #include "femtograd/ir/uop.h"
 
 namespace fg {
@@ -86,20 +87,21 @@ UOpRef operator^(const UOpRef& a, const UOpRef& b) { return a->alu(Op::XOR, b); 
 
 std::vector<const UOp*> UOp::toposort() const {
   std::vector<const UOp*> order;
-  std::unordered_map<const UOp*, bool> seen;  // false: children pushed, true: emitted
+  PtrMap<uint8_t> seen;  // 0: sources pushed, 1: emitted
   std::vector<std::pair<const UOp*, bool>> stack{{this, false}};
   while (!stack.empty()) {
     auto [n, expanded] = stack.back();
     stack.pop_back();
     if (expanded) {
-      if (!seen[n]) { seen[n] = true; order.push_back(n); }
+      uint8_t* done = seen.find(n);
+      if (!*done) { *done = 1; order.push_back(n); }
       continue;
     }
-    if (seen.count(n)) continue;
-    seen[n] = false;
+    if (seen.find(n)) continue;
+    seen.put(n, 0);
     stack.push_back({n, true});
     for (size_t i = n->nsrc(); i-- > 0;)
-      if (!seen.count(n->src(i).get())) stack.push_back({n->src(i).get(), false});
+      if (!seen.find(n->src(i).get())) stack.push_back({n->src(i).get(), false});
   }
   return order;
 }
