@@ -106,10 +106,10 @@ Shape iteration_shape(const UOpRef& ast) {
 }
 
 namespace {
-std::string kernel_name(const Lowered& low, const std::vector<UOpRef>& lines) {
+std::string kernel_name(const Shape& out_shape, const std::vector<UOpRef>& lines) {
   std::string dims;
   bool reduce = false;
-  for (int64_t s : low.out_shape) dims += "_" + std::to_string(s);
+  for (int64_t s : out_shape) dims += "_" + std::to_string(s);
   for (const UOpRef& l : lines)
     if (l->op == Op::RANGE && l->arg.as_ints()[1] == AXIS_REDUCE) {
       reduce = true;
@@ -135,10 +135,8 @@ void estimate_cost(KernelProgram& k) {
 }
 }  // namespace
 
-KernelProgram codegen(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts) {
+OptimizedKernel optimize_kernel(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts) {
   FG_CHECK(ast && ast->op == Op::SINK, ErrorKind::Internal, "codegen", "expected a kernel AST (SINK)");
-  KernelProgram k;
-  k.ast = ast;
   Shape iter = iteration_shape(ast);
   Lowered low = lower_kernel(ast, iter);
   OptKernel ok{graph_rewrite(low.sink, symbolic(), "symbolic: index math"), {}, {}};
@@ -149,23 +147,35 @@ KernelProgram codegen(const UOpRef& ast, const Target& target, const std::vector
   if (opts) {
     for (const Opt& o : *opts)
       FG_CHECK(apply_opt(ok, o), ErrorKind::Value, "codegen", o.str(), " does not apply to kernel ",
-               iteration_shape(ast).size(), "-d ", shape_str(iteration_shape(ast)));
+               iter.size(), "-d ", shape_str(iter));
   } else {
     hand_coded_opts(ok, target);
   }
   UOpRef sink = vectorize(ok.sink);
   if (spec) verify(sink, spec_kernel(), "vectorized kernel");
-  std::vector<UOpRef> loops = ok.loops;
+  return {ast, sink, ok.loops, ok.applied, low.out_shape};
+}
+
+KernelProgram codegen(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts) {
+  return linearize_kernel(optimize_kernel(ast, target, opts), target);
+}
+
+KernelProgram linearize_kernel(const OptimizedKernel& okern, const Target& target) {
+  KernelProgram k;
+  k.ast = okern.ast;
+  const UOpRef& ast = okern.ast;
+  const UOpRef& sink = okern.sink;
+  const std::vector<UOpRef>& loops = okern.loops;
   k.lines = linearize(sink, loops);
-  if (spec)
+  if (getenv_int(Flag::SPEC) > 0)
     for (const UOpRef& l : k.lines) verify(l, spec_program(), "linearized program");
-  k.opts = ok.applied;
+  k.opts = okern.applied;
   if (getenv_int(Flag::DEBUG) >= 3) {
     std::string o;
     for (const Opt& x : k.opts) o += (o.empty() ? "" : ", ") + x.str();
     std::fprintf(stderr, "kernel AST:\n%s\nopts: [%s]\n", ast->str().c_str(), o.c_str());
   }
-  k.name = kernel_name(low, k.lines);
+  k.name = kernel_name(okern.iter_shape, k.lines);
 
   // parameters, in DEFINE_GLOBAL order
   for (const UOp* n : sink->toposort())

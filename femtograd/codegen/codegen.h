@@ -41,6 +41,19 @@ struct KernelProgram {
 // opts: apply exactly these (in order) instead of the heuristic's choice
 KernelProgram codegen(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts = nullptr);
 
+// codegen() in its two halves, so that each can be timed (bench/schedule_resnet50):
+// optimize_kernel runs steps up to linearizing (iteration shape, lowering, symbolic, opts,
+// vectorizing); linearize_kernel orders the result into the program.
+struct OptimizedKernel {
+  UOpRef ast;
+  UOpRef sink;                 // lowered, optimized, vectorized
+  std::vector<UOpRef> loops;   // output loops, outermost first
+  std::vector<Opt> applied;
+  Shape iter_shape;
+};
+OptimizedKernel optimize_kernel(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts = nullptr);
+KernelProgram linearize_kernel(const OptimizedKernel& ok, const Target& target);
+
 // The iteration shape of a kernel: the stored value's shape with axes merged wherever every read
 // and the write index them as one contiguous run (fewer loops, simpler index math).
 Shape iteration_shape(const UOpRef& ast);
