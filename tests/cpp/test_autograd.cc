@@ -510,3 +510,28 @@ TEST(Autograd, EveryOpThatCarriesFloatsHasARule) {
     if (need.has(op)) EXPECT_TRUE(have.has(op)) << "no gradient rule for " << op_name(op);
   }
 }
+
+// A constant (scalar) base and a tensor exponent: d(c^t)/dt = c^t ln c, for 0-d and 1-d exponents,
+// float32 and float64, and with the base a leaf too: d(b^t)/db = t b^(t-1)
+TEST(AutogradReference, PowScalarBaseTensorExponent) {
+  for (DType dt : {dtypes::float32, dtypes::float64}) {
+    for (Shape s : {Shape{}, Shape{3}}) {
+      std::vector<double> tv = s.empty() ? std::vector<double>{3} : std::vector<double>{0, 1.5, -2};
+      Tensor t = f64(tv, s).cast(dt).contiguous();
+      t.requires_grad_();
+      Tensor y = Tensor::full({}, 2.0, dt).pow(t);
+      (s.empty() ? y : y.sum()).backward();
+      std::vector<double> want;
+      for (double x : tv) want.push_back(std::pow(2.0, x) * std::log(2.0));
+      expect_all_near(values(t.grad()), want, dt == dtypes::float32 ? 1e-5 : 1e-12);
+
+      Tensor b = Tensor::full({}, 2.0, dt).contiguous();
+      b.requires_grad_();
+      auto g = b.pow(t).sum().gradient({b, t});
+      double db = 0;
+      for (double x : tv) db += x * std::pow(2.0, x - 1);
+      EXPECT_NEAR(values(g[0])[0], db, dt == dtypes::float32 ? 1e-5 : 1e-12);
+      expect_all_near(values(g[1]), want, dt == dtypes::float32 ? 1e-5 : 1e-12);
+    }
+  }
+}

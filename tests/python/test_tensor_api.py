@@ -351,3 +351,14 @@ def test_tinyjit_random_numbers_change_between_replays():
   draws = [tuple(f().tolist()) for _ in range(4)]
   assert len(set(draws)) == 4
   assert draws == eager
+
+
+def test_pow_scalar_base_tensor_exponent_backward():
+  # d(2^t)/dt = 2^t ln 2, for a 0-d and a 1-d exponent, a tensor or a Python number as the base
+  for base in (lambda: Tensor(2.0), lambda: 2.0):
+    t = Tensor(3.0, requires_grad=True)
+    (base() ** t).backward()
+    assert abs(t.grad.item() - 8 * math.log(2)) < 1e-5
+    t = Tensor([0.0, 1.5, -2.0], requires_grad=True)
+    (base() ** t).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), [2 ** x * math.log(2) for x in (0.0, 1.5, -2.0)], rtol=1e-6)
