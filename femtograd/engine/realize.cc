@@ -7,6 +7,7 @@
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
+#include "femtograd/codegen/bounds_check.h"
 #include "femtograd/render/c.h"
 #include "femtograd/schedule/schedule.h"
 
@@ -117,6 +118,11 @@ void run_exec_item(const ExecItem& it) {
   int debug = static_cast<int>(getenv_int(Flag::DEBUG));
   GlobalCounters& gc = GlobalCounters::get();
   const CompiledKernel& ck = *it.kernel;
+  if (getenv_int(Flag::CHECK_OOB) > 0) {  // prove every access in bounds before the first run
+    std::vector<int64_t> sizes;
+    for (const auto& b : it.bufs) sizes.push_back(b->size());
+    check_bounds_once(ck.prog, sizes);
+  }
   void* ptrs[64];
   std::vector<void*> many;
   void** p = ptrs;
