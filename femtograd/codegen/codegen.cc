@@ -48,9 +48,21 @@ void affine_coefs(const UOp* e, int64_t mul, const std::vector<const UOp*>& rang
 }
 }  // namespace
 
-Shape iteration_shape(const UOpRef& ast) {
+namespace {
+// The iteration shape and, computed on the way, the kernel lowered over the stored shape without
+// its size-1 axes and simplified: when no axes merge this is exactly what codegen lowers, so it
+// is lowered once rather than twice.
+struct IterationInfo {
+  Shape shape;
+  Lowered low;
+  UOpRef sink;  // low.sink simplified
+};
+
+IterationInfo analyze_iteration(const UOpRef& ast) {
   const UOp* store = ast->src(0).get();
-  Shape shape = ShapeCache()(store->src(1).get());
+  Shape shape;
+  for (int64_t d : ShapeCache()(store->src(1).get()))
+    if (d != 1) shape.push_back(d);  // size-1 axes never have a loop
   Lowered low = lower_kernel(ast, shape);
   UOpRef sink = graph_rewrite(low.sink, symbolic(), "symbolic: index math");
   size_t n = shape.size();
@@ -102,8 +114,11 @@ Shape iteration_shape(const UOpRef& ast) {
     else out.push_back(shape[d]);
     prev = static_cast<int>(d);
   }
-  return out;
+  return {std::move(out), std::move(low), std::move(sink)};
 }
+}  // namespace
+
+Shape iteration_shape(const UOpRef& ast) { return analyze_iteration(ast).shape; }
 
 namespace {
 std::string kernel_name(const Shape& out_shape, const std::vector<UOpRef>& lines) {
@@ -137,9 +152,11 @@ void estimate_cost(KernelProgram& k) {
 
 OptimizedKernel optimize_kernel(const UOpRef& ast, const Target& target, const std::vector<Opt>* opts) {
   FG_CHECK(ast && ast->op == Op::SINK, ErrorKind::Internal, "codegen", "expected a kernel AST (SINK)");
-  Shape iter = iteration_shape(ast);
-  Lowered low = lower_kernel(ast, iter);
-  OptKernel ok{graph_rewrite(low.sink, symbolic(), "symbolic: index math"), {}, {}};
+  IterationInfo info = analyze_iteration(ast);
+  const Shape& iter = info.shape;
+  bool reuse = iter == info.low.out_shape;  // no axes merged: lowered already
+  Lowered low = reuse ? std::move(info.low) : lower_kernel(ast, iter);
+  OptKernel ok{reuse ? std::move(info.sink) : graph_rewrite(low.sink, symbolic(), "symbolic: index math"), {}, {}};
   for (const UOpRef& r : low.out_ranges)
     if (r) ok.loops.push_back(r);
   bool spec = getenv_int(Flag::SPEC) > 0;
