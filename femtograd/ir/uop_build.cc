@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "femtograd/base/error.h"
+#include "femtograd/base/hash.h"
 #include "femtograd/base/ptr_map.h"
 #include "femtograd/ir/uop.h"
 
@@ -85,23 +86,82 @@ UOpRef operator&(const UOpRef& a, const UOpRef& b) { return a->alu(Op::AND, b); 
 UOpRef operator|(const UOpRef& a, const UOpRef& b) { return a->alu(Op::OR, b); }
 UOpRef operator^(const UOpRef& a, const UOpRef& b) { return a->alu(Op::XOR, b); }
 
+namespace {
+// The visited set of toposort, one per thread and reused: clearing it is a generation bump, so a
+// walk of n nodes costs O(n) with no allocation once the table has grown to the graphs in use.
+class VisitSet {
+ public:
+  void begin() {
+    // a table left large by one huge graph goes back to a small one when walks are small again
+    if (slots_.size() > 65536 && last_size_ * 16 < slots_.size()) slots_.clear();
+    if (slots_.empty()) slots_.assign(256, Slot{});
+    if (++gen_ == 0) {  // the generation wrapped: old stamps could read as current
+      for (Slot& s : slots_) s.gen = 0;
+      gen_ = 1;
+    }
+    last_size_ = size_;
+    size_ = 0;
+  }
+  // true when k was not in the set (it is now)
+  bool insert(const void* k) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash_mix(reinterpret_cast<uintptr_t>(k)) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.gen != gen_) {
+        s = {k, gen_};
+        size_++;
+        return true;
+      }
+      if (s.key == k) return false;
+    }
+  }
+
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    uint32_t gen = 0;
+  };
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.gen != gen_) continue;
+      size_t i = hash_mix(reinterpret_cast<uintptr_t>(s.key)) & mask;
+      while (slots_[i].gen == gen_) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  uint32_t gen_ = 0;
+  size_t size_ = 0, last_size_ = 0;
+};
+thread_local VisitSet t_visited;
+}  // namespace
+
 std::vector<const UOp*> UOp::toposort() const {
+  // depth-first, sources in order, each node emitted after its sources
+  struct Frame {
+    const UOp* n;
+    size_t next;  // the next source to look at
+  };
+  VisitSet& seen = t_visited;
+  seen.begin();
   std::vector<const UOp*> order;
-  PtrMap<uint8_t> seen;  // 0: sources pushed, 1: emitted
-  std::vector<std::pair<const UOp*, bool>> stack{{this, false}};
+  std::vector<Frame> stack;
+  stack.reserve(32);
+  seen.insert(this);
+  stack.push_back({this, 0});
   while (!stack.empty()) {
-    auto [n, expanded] = stack.back();
-    stack.pop_back();
-    if (expanded) {
-      uint8_t* done = seen.find(n);
-      if (!*done) { *done = 1; order.push_back(n); }
+    Frame& f = stack.back();
+    if (f.next < f.n->nsrc()) {
+      const UOp* s = f.n->src(f.next++).get();
+      if (seen.insert(s)) stack.push_back({s, 0});
       continue;
     }
-    if (seen.find(n)) continue;
-    seen.put(n, 0);
-    stack.push_back({n, true});
-    for (size_t i = n->nsrc(); i-- > 0;)
-      if (!seen.find(n->src(i).get())) stack.push_back({n->src(i).get(), false});
+    order.push_back(f.n);
+    stack.pop_back();
   }
   return order;
 }
