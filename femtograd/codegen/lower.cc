@@ -4,6 +4,7 @@
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/hash.h"
+#include "femtograd/base/ptr_map.h"
 
 namespace fg {
 namespace {
@@ -67,7 +68,13 @@ struct Lowerer {
     return res;
   }
 
+  PtrMap<int> users;  // AST node -> how many times its parents name it
+
   UOpRef lower(const UOp* n, const std::vector<UOpRef>& idx, const UOpRef& gate) {
+    // Only a node read more than once can be asked for again with the same index; a reduce is
+    // always remembered, since lowering it twice would give it two sets of fresh ranges.
+    const int* u = users.find(n);
+    if ((!u || *u <= 1) && n->op != Op::REDUCE_AXIS) return lower_uncached(n, idx, gate);
     Key key{n, {}, gate.get()};
     key.idx.reserve(idx.size());
     for (const UOpRef& i : idx) key.idx.push_back(i.get());
@@ -180,6 +187,12 @@ Lowered lower_kernel(const UOpRef& ast, const Shape& iter_shape) {
   const UOp* store = ast->src(0).get();
   const UOp* value = store->src(1).get();
   Lowerer lw;
+  for (const UOp* n : value->toposort())
+    for (const UOpRef& x : n->src()) {
+      int* c = lw.users.find(x.get());
+      if (c) (*c)++;
+      else lw.users.put(x.get(), 1);
+    }
   Shape shape = lw.shapes(value);
   Lowered out;
   out.out_shape = iter_shape;
