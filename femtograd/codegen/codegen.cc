@@ -12,6 +12,7 @@
 #include "femtograd/codegen/linearize.h"
 #include "femtograd/codegen/lower.h"
 #include "femtograd/codegen/opts.h"
+#include "femtograd/codegen/opts_gpu.h"
 #include "femtograd/codegen/vectorize.h"
 #include "femtograd/base/flags.h"
 #include "femtograd/ir/graph_rewrite.h"
@@ -161,7 +162,9 @@ OptimizedKernel optimize_kernel(const UOpRef& ast, const Target& target, const s
     if (r) ok.loops.push_back(r);
   bool spec = getenv_int(Flag::SPEC) > 0;
   if (spec) verify(ok.sink, spec_kernel(), "lowered kernel");
-  if (opts) {
+  if (target.gpu) {
+    gpu_optimize(ok, target, opts);  // GPU opts, then every output loop becomes a thread index
+  } else if (opts) {
     for (const Opt& o : *opts)
       FG_CHECK(apply_opt(ok, o), ErrorKind::Value, "codegen", o.str(), " does not apply to kernel ",
                iter.size(), "-d ", shape_str(iter));
@@ -189,7 +192,7 @@ KernelProgram linearize_kernel(const OptimizedKernel& okern, const Target& targe
   k.opts = okern.applied;
   if (getenv_int(Flag::DEBUG) >= 3) {
     std::string o;
-    for (const Opt& x : k.opts) o += (o.empty() ? "" : ", ") + x.str();
+    for (const Opt& x : k.opts) o += (o.empty() ? "" : ", ") + opt_str(x);
     std::fprintf(stderr, "kernel AST:\n%s\nopts: [%s]\n", ast->str().c_str(), o.c_str());
   }
   k.name = kernel_name(okern.iter_shape, k.lines);
@@ -201,7 +204,9 @@ KernelProgram linearize_kernel(const OptimizedKernel& okern, const Target& targe
       if (k.params.size() <= i) k.params.resize(i + 1);
       k.params[i] = n->dtype;
     }
-  if (!target.gpu && !loops.empty()) {
+  if (target.gpu) {
+    gpu_launch_dims(k.lines, k.global_size, k.local_size);
+  } else if (!loops.empty()) {
     k.parallel_range = loops[0];
     k.global_size[0] = loops[0]->src(0)->arg.to_int();
   }

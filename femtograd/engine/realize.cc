@@ -8,7 +8,9 @@
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
 #include "femtograd/codegen/bounds_check.h"
-#include "femtograd/render/c.h"
+#include "femtograd/codegen/opts_gpu.h"
+#include "femtograd/render/render.h"
+#include "femtograd/runtime/cuda/cuda_check.h"
 #include "femtograd/schedule/schedule.h"
 
 namespace fg {
@@ -31,6 +33,7 @@ Target target_for(Device& dev) {
   Target t;
   t.lang = dev.renderer();
   t.gpu = t.lang != "c";
+  if (t.lang == "cuda") t = cuda_target();
   return t;
 }
 
@@ -66,7 +69,8 @@ void prepare(const std::vector<std::pair<UOpRef, Device*>>& asts) {
     if (dup) continue;
     auto ck = std::make_shared<CompiledKernel>();
     ck->prog = codegen(ast, target_for(*dev));
-    ck->source = render_c(ck->prog);
+    ck->source = render(dev->renderer(), ck->prog);
+    if (getenv_int(Flag::CHECK_CUDA) && dev->renderer() != "cuda") check_cuda_compile(ast);
     if (getenv_int(Flag::DEBUG) >= 4) std::fprintf(stderr, "%s\n", ck->source.c_str());
     fresh.push_back(ck);
     todo.push_back({ast, dev});
@@ -137,7 +141,7 @@ void run_exec_item(const ExecItem& it) {
   gc.time_sum_s += t;
   if (debug >= 2) {
     std::string opts;
-    for (const Opt& o : ck.prog.opts) opts += (opts.empty() ? "" : " ") + o.str();
+    for (const Opt& o : ck.prog.opts) opts += (opts.empty() ? "" : " ") + opt_str(o);
     std::fprintf(stderr, "*** %-6s %4lld %-28s %9.2f us  %8.2f GFLOP/s  %8.2f GB/s  %s\n", it.device.c_str(),
                  static_cast<long long>(gc.kernel_count), ck.prog.name.c_str(), t * 1e6,
                  t > 0 ? ck.prog.flops / t * 1e-9 : 0.0, t > 0 ? ck.prog.bytes / t * 1e-9 : 0.0, opts.c_str());

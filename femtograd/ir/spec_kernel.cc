@@ -53,6 +53,15 @@ const PatternMatcher& spec_kernel() {
          const UOp* r = m.root;
          return spec_accept(m, r->arg.is_ints() && r->dtype == m.get(v)->dtype.scalar_type().vec(r->arg.as_ints().size()));
        }),
+      // GPU: a thread or block index (gidx0..2, lidx0..2) of a constant extent
+      Rule(UPat(Op::SPECIAL, {v}), [](const Match& m) {
+         const UOp* r = m.root;
+         bool ok = r->dtype == dtypes::index && m.get(v)->op == Op::CONST && r->arg.is_str() &&
+                   r->arg.as_str().size() == 5 && (r->arg.as_str()[0] == 'g' || r->arg.as_str()[0] == 'l');
+         return spec_accept(m, ok);
+       }),
+      // GPU: a renderer expression over its sources (the group reduce)
+      Rule(UPat(Op::CUSTOMI), [](const Match& m) { return spec_accept(m, m.root->arg.is_str()); }),
   }};
   return pm;
 }

@@ -15,6 +15,7 @@
 #include "femtograd/base/thread_pool.h"
 #include "femtograd/base/timing.h"
 #include "femtograd/runtime/cpu/cpu_device.h"
+#include "femtograd/runtime/cuda/cuda_device.h"
 #include "femtograd/runtime/disk_cache.h"
 
 namespace fg {
@@ -31,14 +32,17 @@ Device::Device(std::string name, std::unique_ptr<Allocator> raw, size_t alignmen
 
 namespace {
 
-// THE list of backends. A new backend is one line here (CUDA goes here, with its index parsing).
+// THE list of backends. A new backend is one line here. An indexed backend has instances
+// NAME (index 0) and NAME:n; the others have one instance (NAME:0 is NAME).
 struct Backend {
   const char* name;
-  std::unique_ptr<Device> (*open)();
+  std::unique_ptr<Device> (*open)(int index);
+  bool indexed;
 };
 const Backend kBackends[] = {
-    {"CPU", make_cpu_device},
-    {"NULL", make_null_device},
+    {"CPU", [](int) { return make_cpu_device(); }, false},
+    {"NULL", [](int) { return make_null_device(); }, false},
+    {"CUDA", make_cuda_device, true},
 };
 
 std::string upper(std::string_view s) {
@@ -53,12 +57,25 @@ std::string known_list() {
   return s;
 }
 
-const Backend& find_backend(std::string_view name, std::string* canon) {
+// "CUDA:1" -> the CUDA backend, index 1, canonical "CUDA:1"; "cuda:0" -> "CUDA"
+const Backend& find_backend(std::string_view name, std::string* canon, int* index) {
   std::string u = upper(name);
-  if (u.ends_with(":0")) u.resize(u.size() - 2);  // "CPU:0" is "CPU": single-instance backends
+  int idx = 0;
+  if (size_t colon = u.find(':'); colon != std::string::npos) {
+    std::string digits = u.substr(colon + 1);
+    bool ok = !digits.empty() && digits.size() <= 4 &&
+              std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    FG_CHECK(ok, ErrorKind::Value, "get_device", "bad device '", name,
+             "': the part after ':' must be a GPU number, as in CUDA:1");
+    idx = std::stoi(digits);
+    u.resize(colon);
+  }
   for (const auto& b : kBackends)
     if (u == b.name) {
-      *canon = u;
+      FG_CHECK(idx == 0 || b.indexed, ErrorKind::Value, "get_device", "device '", name,
+               "': ", b.name, " has one instance (", b.name, " or ", b.name, ":0)");
+      *canon = idx == 0 ? u : u + ":" + std::to_string(idx);
+      if (index) *index = idx;
       return b;
     }
   fail(ErrorKind::Value, "get_device", "unknown device '", name, "' (known: ", known_list(), ")");
@@ -86,17 +103,18 @@ Counters& counters() {
 
 std::string canonical_device(std::string_view name) {
   std::string canon;
-  find_backend(name, &canon);
+  find_backend(name, &canon, nullptr);
   return canon;
 }
 
 Device& get_device(std::string_view name) {
   std::string canon;
-  const Backend& b = find_backend(name, &canon);
+  int index = 0;
+  const Backend& b = find_backend(name, &canon, &index);
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   auto it = r.open.find(canon);
-  if (it == r.open.end()) it = r.open.emplace(canon, b.open()).first;
+  if (it == r.open.end()) it = r.open.emplace(canon, b.open(index)).first;
   return *it->second;
 }
 

@@ -12,6 +12,7 @@
 #include "femtograd/ir/graph_rewrite.h"
 #include "femtograd/ir/symbolic.h"
 #include "femtograd/render/c.h"
+#include "femtograd/render/render.h"
 #include "femtograd/runtime/device.h"
 #include "femtograd/schedule/schedule.h"
 #include "femtograd/tensor/tensor.h"
@@ -91,9 +92,9 @@ std::vector<float> run_with(const Tensor& t, const std::vector<Opt>* opts) {
   auto sched = create_schedule({t.uop()});
   EXPECT_EQ(sched.items.size(), 1u);
   const ScheduleItem& it = sched.items[0];
-  Device& dev = get_device("CPU");
+  Device& dev = get_device(it.device);  // the default device (DEV): CPU, or CUDA on a GPU machine
   KernelProgram k = codegen(it.ast, target_for(dev), opts);
-  std::string src = render_c(k);
+  std::string src = render(dev.renderer(), k);
   auto prog = dev.load(k.name, compile_cached(dev, src, k.name));
   std::vector<void*> ptrs;
   std::vector<std::shared_ptr<Buffer>> bufs;
@@ -102,7 +103,7 @@ std::vector<float> run_with(const Tensor& t, const std::vector<Opt>* opts) {
     ptrs.push_back(bufs.back()->ensure_allocated());
   }
   LaunchDims d;
-  d.global[0] = k.global_size[0];
+  for (int i = 0; i < 3; i++) d.global[i] = k.global_size[i], d.local[i] = k.local_size[i];
   prog->run(ptrs, {}, d, false);
   std::vector<float> out(bufs[0]->size());
   bufs[0]->copy_out(out.data(), out.size() * sizeof(float));

@@ -388,7 +388,7 @@ TEST(Device, RegistryAndNames) {
   EXPECT_EQ(get_device("CPU").name(), "CPU");
   EXPECT_EQ(get_device("null").name(), "NULL");
   EXPECT_EQ(get_device("CPU").renderer(), "c");
-  EXPECT_EQ(known_devices(), (std::vector<std::string>{"CPU", "NULL"}));
+  EXPECT_EQ(known_devices(), (std::vector<std::string>{"CPU", "NULL", "CUDA"}));
   try {
     get_device("TPU");
     FAIL() << "expected an error";

@@ -1,0 +1,136 @@
+"""GPU benchmark: femtograd (DEV=CUDA, generated kernels) beside PyTorch in the same run.
+
+  PYTHONPATH=python python3 bench/gpu.py [--quick] [--json out.json]
+
+Each row times the same computation in both on random inputs (fresh per row), after warm-up: the
+femtograd side is a TinyJit-captured function (its kernels replayed, no Python graph building), the
+PyTorch side eager calls; both as wall time over many calls with one synchronize at the end (so
+launch overheads count on both sides), median of 3 such batches. Memory-bound rows report GB/s of
+the fewest bytes the computation must move (inputs read once, outputs written once), compute-bound
+rows TFLOP/s. fp32 matmul and conv run on CUDA cores on both sides (TF32 off in PyTorch).
+Every row is checked against PyTorch first (max relative error printed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+from femtograd import Device, Tensor, TinyJit  # noqa: E402
+
+# open femtograd's devices (and its CPU thread pool) before PyTorch loads: on the H100 image, a CPU
+# device first opened after `import torch` crashed (see docs/benchmarks.md)
+Tensor([1.0], device="CPU").realize()
+Tensor([1.0], device="CUDA").realize()
+import torch  # noqa: E402
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+DEV = "CUDA"
+
+
+def sync_fg(): Device[DEV].synchronize()
+
+
+def sync_torch(): torch.cuda.synchronize()
+
+
+def time_calls(fn, sync, target_s=0.25, min_iters=3):
+  fn(); fn(); fn(); sync()  # warm-up (the JIT captures on the second call)
+  t0 = time.perf_counter(); fn(); sync(); once = max(time.perf_counter() - t0, 1e-6)
+  iters = max(min_iters, min(2000, int(target_s / once)))
+  res = []
+  for _ in range(3):
+    t0 = time.perf_counter()
+    for _ in range(iters): fn()
+    sync()
+    res.append((time.perf_counter() - t0) / iters)
+  return statistics.median(res)
+
+
+def to_fg(t: torch.Tensor) -> Tensor:
+  return Tensor(t.detach().cpu().numpy(), device=DEV).realize()
+
+
+def rel_err(got: np.ndarray, want: np.ndarray) -> float:
+  got, want = got.astype(np.float64).ravel(), want.astype(np.float64).ravel()
+  return float(np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30))
+
+
+ROWS = []
+
+
+def bench(name: str, size: str, fg_fn, torch_fn, inputs, bytes_moved=0, flops=0):
+  tin = [x.cuda() for x in inputs]
+  fin = [to_fg(x) for x in inputs]
+  want = torch_fn(*tin)
+  jit = TinyJit(lambda *xs: fg_fn(*xs).realize())
+  got = jit(*fin).numpy()
+  err = rel_err(got, want.detach().cpu().numpy())
+  t_fg = time_calls(lambda: jit(*fin), sync_fg)
+  t_pt = time_calls(lambda: torch_fn(*tin), sync_torch)
+  unit = "TFLOP/s" if flops else "GB/s"
+  work = flops * 1e-12 if flops else bytes_moved * 1e-9
+  row = dict(name=name, size=size, unit=unit, fg_us=t_fg * 1e6, torch_us=t_pt * 1e6,
+             fg_rate=work / t_fg, torch_rate=work / t_pt, ratio=t_pt / t_fg, rel_err=err)
+  ROWS.append(row)
+  print(f"{name:<14} {size:>16} {row['fg_us']:>11.1f} {row['torch_us']:>11.1f} {row['fg_rate']:>9.1f} "
+        f"{row['torch_rate']:>9.1f} {unit:<8} {row['ratio']:>6.2f}  {err:.1e}", flush=True)
+  del tin, fin, jit
+  torch.cuda.empty_cache()
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument("--quick", action="store_true", help="small sizes only")
+  ap.add_argument("--json", default="")
+  args = ap.parse_args()
+  torch.manual_seed(0)
+  print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}")
+  # the copy ceiling: a device-to-device copy of 1 GiB (bytes read + written)
+  x = torch.empty(1 << 28, device="cuda")
+  t = time_calls(lambda: x.clone(), sync_torch)
+  print(f"torch copy of 1 GiB: {2 * x.numel() * 4 / t * 1e-9:.0f} GB/s (read + write)")
+  del x
+  print(f"{'op':<14} {'size':>16} {'fg us':>11} {'torch us':>11} {'fg rate':>9} {'torch':>9} {'unit':<8} "
+        f"{'ratio':>6}  rel err")
+  mb = [1, 16, 256] if args.quick else [1, 16, 256, 1024]
+  for m in mb:  # elementwise chain: 2 inputs, 1 output
+    n = m * (1 << 20) // 4
+    a, b = torch.randn(n), torch.randn(n)
+    bench("ew chain", f"{m} MB x2", lambda x, y: ((x * 1.5 + 0.5).relu() * y + x).sigmoid(),
+          lambda x, y: torch.sigmoid(torch.relu(x * 1.5 + 0.5) * y + x), [a, b], bytes_moved=3 * n * 4)
+  for m in mb:
+    n = m * (1 << 20) // 4
+    a = torch.randn(n)
+    bench("sum", f"{m} MB", lambda x: x.sum(), lambda x: x.sum(), [a], bytes_moved=n * 4)
+    bench("max", f"{m} MB", lambda x: x.max(), lambda x: x.max(), [a], bytes_moved=n * 4)
+  for m in mb[:3] if not args.quick else mb:
+    n = m * (1 << 20) // 4
+    rows, cols = n // 4096, 4096
+    a = torch.randn(rows, cols)
+    bench("softmax", f"{rows}x{cols}", lambda x: x.softmax(-1), lambda x: torch.softmax(x, -1), [a],
+          bytes_moved=2 * n * 4)
+    bench("layernorm", f"{rows}x{cols}", lambda x: x.layernorm(-1), lambda x: torch.nn.functional.layer_norm(x, (cols,)),
+          [a], bytes_moved=2 * n * 4)
+    bench("logsumexp", f"{rows}x{cols}", lambda x: x.logsumexp(-1), lambda x: torch.logsumexp(x, -1), [a],
+          bytes_moved=n * 4 + rows * 4)
+  for s in ([1024, 2048] if args.quick else [1024, 2048, 4096, 8192]):
+    a, b = torch.randn(s, s), torch.randn(s, s)
+    bench("matmul fp32", f"{s}^3", lambda x, y: x @ y, lambda x, y: x @ y, [a, b], flops=2 * s ** 3)
+  # ResNet-50's 3x3 conv of stage 1: (32, 64, 56, 56) * (64, 64, 3, 3), padding 1
+  x, w = torch.randn(32, 64, 56, 56), torch.randn(64, 64, 3, 3) * 0.05
+  bench("conv2d 3x3", "32x64x56x56", lambda x, w: x.conv2d(w, padding=1),
+        lambda x, w: torch.nn.functional.conv2d(x, w, padding=1), [x, w], flops=2 * 32 * 64 * 56 * 56 * 64 * 9)
+  if args.json:
+    with open(args.json, "w") as f: json.dump(dict(device=torch.cuda.get_device_name(), rows=ROWS), f, indent=1)
+
+
+if __name__ == "__main__":
+  main()

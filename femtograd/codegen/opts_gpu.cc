@@ -1,0 +1,403 @@
+#include "femtograd/codegen/opts_gpu.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
+#include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/lower.h"
+#include "femtograd/ir/graph_rewrite.h"
+#include "femtograd/ir/symbolic.h"
+
+namespace fg {
+
+const char* opt_kind_name(Opt::Kind k) {
+  switch (k) {
+    case Opt::Kind::UPCAST: return "UPCAST";
+    case Opt::Kind::UNROLL: return "UNROLL";
+    case Opt::Kind::VECTOR: return "VECTOR";
+    case Opt::Kind::LOCAL: return "LOCAL";
+    case Opt::Kind::GROUP: return "GROUP";
+    case Opt::Kind::GROUPTOP: return "GROUPTOP";
+  }
+  return "?";
+}
+
+std::string opt_str(const Opt& o) {
+  return std::string(opt_kind_name(o.kind)) + "(" + std::to_string(o.axis) + ", " + std::to_string(o.amount) + ")";
+}
+
+namespace {
+
+constexpr int64_t kMaxThreads = 1024;
+
+UOpRef idx_const(int64_t v) { return UOp::cnst_int(dtypes::index, v); }
+UOpRef special(const std::string& name, int64_t size) {
+  return UOp::make(Op::SPECIAL, dtypes::index, {idx_const(size)}, Arg(name));
+}
+int64_t axis_of(const UOp* r) { return r->arg.as_ints()[0]; }
+int64_t type_of(const UOp* r) { return r->arg.as_ints()[1]; }
+int64_t size_of(const UOp* r) { return r->src(0)->arg.to_int(); }
+
+bool is_group(Opt::Kind k) { return k == Opt::Kind::GROUP || k == Opt::Kind::GROUPTOP; }
+
+// the threads per block and thread dimensions the opts applied so far use
+void thread_use(const OptKernel& k, int64_t* threads, int* dims, int64_t* group) {
+  *threads = 1, *dims = 0, *group = 0;
+  for (const Opt& o : k.applied)
+    if (o.kind == Opt::Kind::LOCAL || is_group(o.kind)) {
+      *threads *= o.amount;
+      (*dims)++;
+      if (is_group(o.kind)) *group = o.amount;
+    }
+}
+
+// Rebuilds root sources-first; f(original, rebuilt-with-new-sources) gives each node's replacement.
+template <class F>
+UOpRef transform(const UOpRef& root, F&& f) {
+  PtrMap<UOpRef> done;
+  std::vector<UOpRef> keep;
+  for (const UOp* n : root->toposort()) {
+    std::vector<UOpRef> srcs;
+    bool changed = false;
+    for (const UOpRef& s : n->src()) {
+      srcs.push_back(*done.find(s.get()));
+      changed |= srcs.back().get() != s.get();
+    }
+    UOpRef rebuilt = changed ? n->replace_src(srcs) : n->ref();
+    done.put(n, f(n, std::move(rebuilt)));
+    keep.push_back(n->ref());
+  }
+  return *done.find(root.get());
+}
+
+const UOp* find_loop(const OptKernel& k, int64_t axis) {
+  for (const UOpRef& l : k.loops)
+    if (axis_of(l.get()) == axis) return l.get();
+  return nullptr;
+}
+
+bool apply_local(OptKernel& k, const Opt& o) {
+  const UOp* l = find_loop(k, o.axis);
+  if (!l || type_of(l) != AXIS_GLOBAL || l->src(0)->op != Op::CONST) return false;
+  if (o.amount < 2 || o.amount > size_of(l)) return false;
+  int64_t threads, group;
+  int dims;
+  thread_use(k, &threads, &dims, &group);
+  if (dims >= 3 || threads * o.amount > kMaxThreads) return false;
+  for (const Opt& a : k.applied)
+    if (a.kind == Opt::Kind::LOCAL && a.axis == o.axis) return false;
+  k.applied.push_back(o);  // the split happens in gpu_map_threads
+  return true;
+}
+
+bool apply_group(OptKernel& k, const Opt& o) {
+  UOpRef r;
+  for (const UOpRef& x : all_ranges(k.sink)) {
+    if (type_of(x.get()) == AXIS_UPCAST) return false;  // no group reduce of vector values
+    if (axis_of(x.get()) == o.axis && type_of(x.get()) == AXIS_REDUCE) r = x;
+  }
+  if (!r || r->src(0)->op != Op::CONST) return false;
+  int64_t n = size_of(r.get()), kk = o.amount;
+  if (kk < 2 || !std::has_single_bit(static_cast<uint64_t>(kk)) || n % kk != 0) return false;
+  int64_t threads, group;
+  int dims;
+  thread_use(k, &threads, &dims, &group);
+  if (group || dims >= 3 || threads * kk > kMaxThreads) return false;
+  UOpRef lid = special("lidx0", kk);
+  UOpRef outer = n / kk > 1 ? UOp::range(idx_const(n / kk), o.axis, AXIS_REDUCE) : nullptr;
+  UOpRef idx = o.kind == Opt::Kind::GROUP ? (outer ? outer * kk + lid : lid)
+                                          : (outer ? lid * (n / kk) + outer : lid);
+  bool ok = true;
+  UOpRef sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
+    if (orig == r.get()) return idx;
+    if (orig->op != Op::REDUCE) return rebuilt;
+    bool has = false;
+    for (size_t i = 1; i < orig->nsrc(); i++) has |= orig->src(i).get() == r.get();
+    if (!has) return rebuilt;
+    Op op = orig->arg.as_reduce().op;
+    if (orig->dtype.count > 1 || (op != Op::ADD && op != Op::MAX && op != Op::MUL)) ok = false;
+    std::vector<UOpRef> srcs{rebuilt->src(0)};
+    for (size_t i = 1; i < orig->nsrc(); i++)
+      if (orig->src(i).get() != r.get()) srcs.push_back(orig->src(i));
+    if (outer) srcs.push_back(outer);
+    UOpRef partial = srcs.size() == 1 ? srcs[0] : UOp::make(Op::REDUCE, orig->dtype, srcs, orig->arg);
+    int code = op == Op::ADD ? 0 : op == Op::MAX ? 1 : 2;
+    std::string fmt = "fg_group_reduce<" + std::to_string(code) + ", " + std::to_string(kk) + ">({0})";
+    return UOp::make(Op::CUSTOMI, orig->dtype, {partial}, Arg(fmt));
+  });
+  if (!ok) return false;
+  k.sink = graph_rewrite(sink, symbolic(), "symbolic: after group");
+  k.applied.push_back(o);
+  return true;
+}
+
+struct Access {
+  const UOp* index;
+  bool store;
+  DType dtype;
+};
+
+std::vector<Access> accesses(const UOpRef& sink) {
+  std::vector<Access> out;
+  for (const UOp* n : sink->toposort()) {
+    if (n->op == Op::LOAD && n->src(0)->op == Op::INDEX) out.push_back({n->src(0).get(), false, n->dtype});
+    if (n->op == Op::STORE && n->src(0)->op == Op::INDEX) out.push_back({n->src(0).get(), true, n->src(1)->dtype});
+  }
+  return out;
+}
+
+bool depends_on(const UOp* e, const UOp* r) {
+  for (const UOp* m : e->toposort())
+    if (m == r) return true;
+  return false;
+}
+
+bool emulated(DType dt) {
+  return dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16 || dt.is_fp8();
+}
+
+// every access walks r with stride 0 or 1, none gated by r, one element size, a real (not
+// emulated, not bool) type where contiguous: the accesses can be vector loads and stores
+bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
+  *itemsize = 0;
+  bool any = false;
+  for (const Access& a : acc) {
+    auto s = stride_of(a.index->src(1).get(), r);
+    if (!s || (*s != 0 && *s != 1)) return false;
+    if (a.index->nsrc() > 2 && depends_on(a.index->src(2).get(), r)) return false;
+    if (*s == 1) {
+      if (emulated(a.dtype) || a.dtype.is_bool()) return false;
+      if (*itemsize && *itemsize != a.dtype.itemsize()) return false;
+      *itemsize = a.dtype.itemsize();
+      any = true;
+    }
+  }
+  return any;
+}
+
+// spreads up to `budget` threads over the output loops, innermost first
+void choose_locals(OptKernel& k, int64_t budget) {
+  std::vector<UOpRef> loops = k.loops;
+  for (auto it = loops.rbegin(); it != loops.rend() && budget >= 2; ++it) {
+    int64_t s = size_of(it->get()), l;
+    if (s <= 1) continue;
+    if (s <= budget) {
+      l = s;
+    } else {
+      l = 1;
+      for (int64_t p = budget; p >= 2; p /= 2)
+        if (s % p == 0) { l = p; break; }
+      if (l < budget / 2) l = budget;  // poor divisibility: mask the last block's extra threads
+    }
+    if (apply_local(k, {Opt::Kind::LOCAL, axis_of(it->get()), l})) budget /= l;
+  }
+}
+
+}  // namespace
+
+bool apply_gpu_opt(OptKernel& k, const Opt& o) {
+  switch (o.kind) {
+    case Opt::Kind::LOCAL: return apply_local(k, o);
+    case Opt::Kind::GROUP: case Opt::Kind::GROUPTOP: return apply_group(k, o);
+    default: break;
+  }
+  // a loop split into threads keeps its size: reshape it (UPCAST, VECTOR) before LOCAL
+  for (const Opt& a : k.applied)
+    if (a.kind == Opt::Kind::LOCAL && a.axis == o.axis) return false;
+  if (o.kind == Opt::Kind::VECTOR)
+    for (const Opt& a : k.applied)
+      if (is_group(a.kind)) return false;
+  return apply_opt(k, o);
+}
+
+void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
+  if (getenv_int(Flag::NOOPT)) return;
+  std::vector<Access> acc = accesses(k.sink);
+  std::vector<UOpRef> reduces;
+  for (const UOpRef& r : all_ranges(k.sink))
+    if (type_of(r.get()) == AXIS_REDUCE) reduces.push_back(r);
+  int isz = 0;
+  auto lanes_for = [&](int itemsize) { return itemsize == 4 ? 4 : itemsize == 8 ? 2 : itemsize == 2 ? 8 : 0; };
+
+  if (reduces.empty()) {  // elementwise: 16-byte accesses where contiguous, 256-thread blocks
+    if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz) && lanes_for(isz))
+      apply_opt(k, {Opt::Kind::VECTOR, axis_of(k.loops.back().get()), lanes_for(isz)});
+    choose_locals(k, 256);
+    return;
+  }
+  const UOp* r = reduces.back().get();
+  // reuse: every load that the reduce walks is independent of some output loop (matmul, conv):
+  // arithmetic per byte grows with a register tile
+  std::vector<std::vector<const UOp*>> reused_by(k.loops.size());  // per loop: loads reused along it
+  bool all_reused = true, any_reduce_load = false;
+  for (const Access& a : acc) {
+    if (a.store || !depends_on(a.index, r)) continue;
+    any_reduce_load = true;
+    bool reused = false;
+    for (size_t i = 0; i < k.loops.size(); i++) {
+      auto s = stride_of(a.index->src(1).get(), k.loops[i].get());
+      if (s && *s == 0 && !depends_on(a.index, k.loops[i].get())) {
+        reused = true;
+        reused_by[i].push_back(a.index);
+      }
+    }
+    all_reused = all_reused && reused;
+  }
+  if (any_reduce_load && all_reused && !k.loops.empty()) {
+    // register tile: the innermost reused loop (vector lanes when contiguous), then a loop that
+    // reuses a different input; then 16x16 threads over them
+    std::vector<UOpRef> picked;
+    for (size_t i = k.loops.size(); i-- > 0 && picked.size() < 2;) {
+      if (reused_by[i].empty() || size_of(k.loops[i].get()) < 8) continue;
+      if (!picked.empty()) {
+        size_t j = 0;
+        while (k.loops[j] != picked[0]) j++;
+        if (reused_by[i] == reused_by[j]) continue;
+      }
+      picked.push_back(k.loops[i]);
+    }
+    for (size_t p = 0; p < picked.size(); p++) {
+      int64_t ax = axis_of(picked[p].get());
+      bool done = false;
+      if (p == 0 && vectorizable(acc, picked[p].get(), &isz) && isz == 4)
+        done = apply_opt(k, {Opt::Kind::VECTOR, ax, 4});
+      if (!done) done = apply_opt(k, {Opt::Kind::UPCAST, ax, 4}) || apply_opt(k, {Opt::Kind::UPCAST, ax, 2});
+    }
+    for (const UOpRef& pk : picked) {
+      const UOp* l = find_loop(k, axis_of(pk.get()));
+      if (!l) continue;
+      int64_t s = size_of(l), want = picked.size() == 1 ? 256 : 16;
+      apply_local(k, {Opt::Kind::LOCAL, axis_of(l), std::min(s, want)});
+    }
+    int64_t threads, group;
+    int dims;
+    thread_use(k, &threads, &dims, &group);
+    if (threads < 64) choose_locals(k, 256 / threads);
+    return;
+  }
+  // a reduce over contiguous memory: split it over a group of threads (coalesced loads)
+  bool contiguous = false;
+  for (const Access& a : acc) {
+    auto s = stride_of(a.index->src(1).get(), r);
+    contiguous |= !a.store && s && *s == 1;
+  }
+  int64_t n = size_of(r);
+  if (contiguous && n >= 32) {
+    int64_t kk = 256;
+    while (kk > 16 && n % kk != 0) kk /= 2;
+    if (n % kk == 0 && apply_group(k, {Opt::Kind::GROUP, axis_of(r), kk})) {
+      if (kk < 256) choose_locals(k, 256 / kk);
+      return;
+    }
+  }
+  (void)t;
+  choose_locals(k, 256);  // one thread per output, consecutive outputs in consecutive threads
+}
+
+void gpu_map_threads(OptKernel& k) {
+  std::vector<std::pair<int64_t, int64_t>> locals;  // (axis, amount) of LOCAL opts
+  bool group = false;
+  for (const Opt& o : k.applied) {
+    if (o.kind == Opt::Kind::LOCAL) locals.push_back({o.axis, o.amount});
+    group |= is_group(o.kind);
+  }
+  auto local_of = [&](int64_t axis) -> int64_t {
+    for (auto [a, l] : locals)
+      if (a == axis) return l;
+    return 1;
+  };
+  // thread dims: the group lanes are x; local axes follow, innermost loop first (coalescing)
+  int next_dim = group ? 1 : 0;
+  PtrMap<UOpRef> lexpr;
+  for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
+    int64_t l = local_of(axis_of(it->get()));
+    if (l > 1) lexpr.put(it->get(), special("lidx" + std::to_string(next_dim++), l));
+  }
+  // grid: loops with more than one block, innermost first as x, y, z; flattened into x when there
+  // are more than three or y, z would pass their limit (65535)
+  struct G {
+    const UOp* loop;
+    int64_t blocks;
+  };
+  std::vector<G> grid;
+  for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
+    int64_t s = size_of(it->get()), l = local_of(axis_of(it->get()));
+    int64_t b = (s + l - 1) / l;
+    if (b > 1) grid.push_back({it->get(), b});
+  }
+  bool direct = grid.size() <= 3;
+  for (size_t i = 0; i < grid.size() && direct; i++)
+    direct = grid[i].blocks <= (i == 0 ? int64_t(INT32_MAX) : 65535);
+  PtrMap<UOpRef> gexpr;
+  if (direct) {
+    for (size_t i = 0; i < grid.size(); i++)
+      gexpr.put(grid[i].loop, special("gidx" + std::to_string(i), grid[i].blocks));
+  } else {
+    int64_t total = 1;
+    for (const G& g : grid) total *= g.blocks;
+    FG_CHECK(total <= INT32_MAX, ErrorKind::NotImplemented, "codegen", "a GPU kernel of ", total,
+             " blocks (at most ", INT32_MAX, ")");
+    UOpRef gid = special("gidx0", total);
+    int64_t stride = 1;
+    for (size_t i = 0; i < grid.size(); i++) {
+      UOpRef e = stride == 1 ? gid : idiv(gid, idx_const(stride));
+      if (i + 1 < grid.size()) e = e % grid[i].blocks;
+      gexpr.put(grid[i].loop, e);
+      stride *= grid[i].blocks;
+    }
+  }
+  UOpRef guard;
+  PtrMap<UOpRef> repl;
+  for (const UOpRef& loop : k.loops) {
+    const UOp* L = loop.get();
+    int64_t s = size_of(L), l = local_of(axis_of(L));
+    const UOpRef* g = gexpr.find(L);
+    const UOpRef* t = lexpr.find(L);
+    UOpRef e = g && t ? *g * l + *t : g ? *g : t ? *t : idx_const(0);
+    if (s % l != 0) {
+      UOpRef c = e->lt(s);
+      guard = guard ? guard & c : c;
+    }
+    repl.put(L, e);
+  }
+  std::vector<UOpRef> keep(k.loops);
+  UOpRef sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
+    if (const UOpRef* r = repl.find(orig)) return *r;
+    if (!guard) return rebuilt;
+    // threads past the end of a masked axis neither load nor store
+    if (orig->op == Op::INDEX && rebuilt->src(0)->op == Op::DEFINE_GLOBAL) {
+      std::vector<UOpRef> s{rebuilt->src(0), rebuilt->src(1), rebuilt->nsrc() > 2 ? rebuilt->src(2) & guard : guard};
+      return UOp::make(Op::INDEX, rebuilt->dtype, s, rebuilt->arg);
+    }
+    if (orig->op == Op::LOAD && orig->nsrc() == 1 && rebuilt->src(0)->op == Op::INDEX)
+      return UOp::make(Op::LOAD, rebuilt->dtype, {rebuilt->src(0), UOp::cnst(rebuilt->dtype, 0)}, rebuilt->arg);
+    return rebuilt;
+  });
+  k.sink = graph_rewrite(sink, symbolic(), "symbolic: after thread mapping");
+  k.loops.clear();
+}
+
+void gpu_optimize(OptKernel& k, const Target& t, const std::vector<Opt>* opts) {
+  if (opts) {
+    for (const Opt& o : *opts)
+      FG_CHECK(apply_gpu_opt(k, o), ErrorKind::Value, "codegen", opt_str(o), " does not apply to this GPU kernel");
+  } else {
+    gpu_hand_coded_opts(k, t);
+  }
+  gpu_map_threads(k);
+}
+
+void gpu_launch_dims(const std::vector<UOpRef>& lines, int64_t global[3], int64_t local[3]) {
+  for (int i = 0; i < 3; i++) global[i] = local[i] = 1;
+  for (const UOpRef& l : lines) {
+    if (l->op != Op::SPECIAL) continue;
+    const std::string& n = l->arg.as_str();
+    int d = n.back() - '0';
+    FG_ASSERT(d >= 0 && d < 3, "bad thread index ", n);
+    (n[0] == 'g' ? global : local)[d] = l->src(0)->arg.to_int();
+  }
+}
+
+}  // namespace fg
