@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
@@ -142,9 +143,10 @@ void run_exec_item(const ExecItem& it) {
   if (debug >= 2) {
     std::string opts;
     for (const Opt& o : ck.prog.opts) opts += (opts.empty() ? "" : " ") + opt_str(o);
-    std::fprintf(stderr, "*** %-6s %4lld %-28s %9.2f us  %8.2f GFLOP/s  %8.2f GB/s  %s\n", it.device.c_str(),
+    std::fprintf(stderr, "*** %-6s %4lld %-28s %9.2f us  %8.2f GFLOP/s  %8.2f GB/s  %s %s\n", it.device.c_str(),
                  static_cast<long long>(gc.kernel_count), ck.prog.name.c_str(), t * 1e6,
-                 t > 0 ? ck.prog.flops / t * 1e-9 : 0.0, t > 0 ? ck.prog.bytes / t * 1e-9 : 0.0, opts.c_str());
+                 t > 0 ? ck.prog.flops / t * 1e-9 : 0.0, t > 0 ? ck.prog.bytes / t * 1e-9 : 0.0, opts.c_str(),
+                 metadata_str(it.metadata).c_str());
   }
 }
 
@@ -154,9 +156,14 @@ void realize(const std::vector<UOpRef>& roots) {
   for (const ScheduleItem& it : sched.items)
     if (it.kind == ScheduleItem::Kind::Kernel) asts.push_back({it.ast, &get_device(it.device)});
   prepare(asts);
+  // below a kernel's outputs, buffers and the values of other kernels end what it computes
+  std::unordered_set<const UOp*> stored;
+  for (const auto& [node, buf] : sched.stored) stored.insert(node.get());
+  auto boundary = [&](const UOp* n) { return n->op == Op::BUFFER || stored.count(n) || n->realized(); };
   for (const ScheduleItem& it : sched.items) {
     ExecItem ei;
     ei.device = it.device;
+    ei.metadata = collect_metadata(it.outputs, boundary);
     for (const UOpRef& b : it.bufs) ei.bufs.push_back(buffer_of(b));
     if (it.kind == ScheduleItem::Kind::Kernel) ei.kernel = lookup(it.ast, get_device(it.device));
     run_exec_item(ei);

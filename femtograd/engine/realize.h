@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "femtograd/codegen/codegen.h"
+#include "femtograd/ir/metadata.h"
 #include "femtograd/ir/uop.h"
 #include "femtograd/runtime/buffer.h"
 #include "femtograd/runtime/device.h"
@@ -34,6 +35,7 @@ struct ExecItem {
   std::shared_ptr<CompiledKernel> kernel;
   std::vector<std::shared_ptr<Buffer>> bufs;
   std::string device;
+  std::vector<MetadataRef> metadata;  // the user-level ops it computes (DEBUG=2 prints them)
 };
 // Runs one exec item (the JIT replays captured items with this).
 void run_exec_item(const ExecItem& item);

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "femtograd/tensor/metadata.h"
 #include "femtograd/tensor/tensor.h"
 #include "femtograd/tensor/tensor_nn.h"
 
@@ -58,7 +59,11 @@ struct Linear : Module {
   Linear(int64_t in_features, int64_t out_features, bool bias = true, DType dtype = dtypes::float32,
          const std::string& device = "");
   Tensor forward(const Tensor& x) const;
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("Linear", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 
@@ -69,7 +74,11 @@ struct ConvNd : Module {
   ConvNd(size_t nd, int64_t in_channels, int64_t out_channels, Ints kernel_size, ConvOpts opts = {},
          bool bias = true, DType dtype = dtypes::float32, const std::string& device = "");
   Tensor forward(const Tensor& x) const { return conv(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, opts); }
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("Conv" + std::to_string(weight.ndim() - 2) + "d", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 struct Conv1d : ConvNd {
@@ -96,7 +105,11 @@ struct ConvTransposeNd : Module {
   Tensor forward(const Tensor& x) const {
     return conv_transpose(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, opts);
   }
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("ConvTranspose" + std::to_string(weight.ndim() - 2) + "d", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 struct ConvTranspose2d : ConvTransposeNd {
@@ -115,7 +128,11 @@ struct BatchNorm : Module {
   // training (fg::is_training()) or without running stats: the batch's statistics, and the running
   // statistics move toward them (unbiased variance, like PyTorch); otherwise the running ones
   Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) {
+    OpScope scope("BatchNorm", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 using BatchNorm1d = BatchNorm;
@@ -129,7 +146,11 @@ struct LayerNorm : Module {
   LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, DType dtype = dtypes::float32,
             const std::string& device = "");
   Tensor forward(const Tensor& x) const;
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("LayerNorm", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 
@@ -140,7 +161,11 @@ struct GroupNorm : Module {
   GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true,
             DType dtype = dtypes::float32, const std::string& device = "");
   Tensor forward(const Tensor& x) const;
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("GroupNorm", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 
@@ -151,7 +176,11 @@ struct RMSNorm : Module {
   RMSNorm(Shape normalized_shape, std::optional<double> eps = {}, bool elementwise_affine = true,
           DType dtype = dtypes::float32, const std::string& device = "");
   Tensor forward(const Tensor& x) const;
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("RMSNorm", loc);
+    return forward(x);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 
@@ -161,7 +190,11 @@ struct Embedding : Module {
             const std::string& device = "");
   // integer indices of any shape -> (..., embedding_dim)
   Tensor forward(const Tensor& idx) const;
-  Tensor operator()(const Tensor& idx) const { return forward(idx); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& idx, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("Embedding", loc);
+    return forward(idx);
+  }
   void collect(const std::string& prefix, NamedTensors& out) override;
 };
 
@@ -169,7 +202,11 @@ struct Dropout : Module {
   double p;
   explicit Dropout(double p = 0.5) : p(p) {}
   Tensor forward(const Tensor& x) const { return dropout(x, p); }
-  Tensor operator()(const Tensor& x) const { return forward(x); }
+  // the layer names its kernels, with its caller's line (tensor/metadata.h)
+  Tensor operator()(const Tensor& x, std::source_location loc = std::source_location::current()) const {
+    OpScope scope("Dropout", loc);
+    return forward(x);
+  }
   void collect(const std::string&, NamedTensors&) override {}
 };
 

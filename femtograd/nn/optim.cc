@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <optional>
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/host_convert.h"
 #include "femtograd/engine/realize.h"
 #include "femtograd/runtime/device.h"
+#include "femtograd/tensor/metadata.h"
 #include "femtograd/tensor/tensor_nn.h"
 
 namespace fg::nn {
@@ -96,7 +98,8 @@ void Optimizer::zero_grad() {
   for (Tensor* p : params_) p->zero_grad();
 }
 
-void Optimizer::step(std::vector<Tensor*> also) {
+void Optimizer::step(std::vector<Tensor*> also, std::source_location loc) {
+  std::optional<OpScope> scope(std::in_place, name() + ".step", loc);  // names the update kernels
   // the step count and this step's scalars are computed on the device, in this step's schedule
   Tensor t = t_;
   assign_to(t, t.add(1.0));
@@ -123,6 +126,7 @@ void Optimizer::step(std::vector<Tensor*> also) {
               shape_str(p.shape()));
     news.push_back(Tensor(UOp::make(Op::ASSIGN, p.dtype(), {p.uop(), nv.uop()}), p.shape(), p.device()));
   }
+  scope.reset();  // the gradients and `also` keep the names of the ops that built them
   // gradients and everything else that reads the old parameters come first in the schedule
   std::vector<Tensor*> roots;
   for (Tensor& g : grads) roots.push_back(&g);
@@ -226,7 +230,8 @@ LRScheduler::LRScheduler(Optimizer& opt) : opt_(opt), base_lr_(opt.get_lr()) {
   epoch_ = scalar_buffer(0, opt.device());
 }
 
-void LRScheduler::step() {
+void LRScheduler::step(std::source_location loc) {
+  OpScope scope("lr_schedule", loc);
   Tensor e = epoch_, lr = opt_.lr;
   assign_to(e, e.add(1.0));
   assign_to(lr, lr_at(e).cast(dtypes::float64));

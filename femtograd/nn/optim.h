@@ -17,6 +17,9 @@
 #include <memory>
 #include <vector>
 
+#include <source_location>
+#include <string>
+
 #include "femtograd/tensor/tensor.h"
 
 namespace fg::nn {
@@ -32,8 +35,10 @@ class Optimizer {
 
   void zero_grad();  // drops every parameter's gradient
   // one update from the parameters' .grad (a parameter without one is left alone), realized in one
-  // schedule with `also` (e.g. the loss, to read it afterwards at no extra cost)
-  void step(std::vector<Tensor*> also = {});
+  // schedule with `also` (e.g. the loss, to read it afterwards at no extra cost). Its kernels are
+  // named "<optimizer>.step" with the caller's line (tensor/metadata.h).
+  void step(std::vector<Tensor*> also = {}, std::source_location loc = std::source_location::current());
+  virtual std::string name() const = 0;  // "SGD", "Adam", ...
 
   // The learning rate: a 0-d float64 buffer on the parameters' device, read by the update kernels.
   // Change it with set_lr (a host write, so outside a jitted function), with an LRScheduler, or
@@ -72,6 +77,7 @@ class SGD : public Optimizer {
       bool nesterov = false, double dampening = 0);
   double momentum, weight_decay, dampening;
   bool nesterov;
+  std::string name() const override { return "SGD"; }
 
  protected:
   std::vector<Tensor> hyper(const Tensor& t) const override;
@@ -89,6 +95,7 @@ class Adam : public Optimizer {
        double weight_decay = 0, bool decoupled = false);
   double b1, b2, eps, weight_decay;
   bool decoupled;
+  std::string name() const override { return decoupled ? "AdamW" : "Adam"; }
 
  protected:
   std::vector<Tensor> hyper(const Tensor& t) const override;
@@ -113,6 +120,7 @@ class LAMB : public Optimizer {
        double weight_decay = 0, bool adam = false);
   double b1, b2, eps, weight_decay;
   bool adam;
+  std::string name() const override { return "LAMB"; }
 
  protected:
   std::vector<Tensor> hyper(const Tensor& t) const override;
@@ -134,7 +142,7 @@ class LRScheduler {
   virtual double lr_at(int64_t epoch) const = 0;
   // the same on the device: e is a 0-d float64 tensor holding the epoch
   virtual Tensor lr_at(const Tensor& e) const = 0;
-  void step();
+  void step(std::source_location loc = std::source_location::current());  // kernels named "lr_schedule"
   int64_t epoch() const;  // read back from the device counter
   double base_lr() const { return base_lr_; }
 

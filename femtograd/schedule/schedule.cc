@@ -5,6 +5,7 @@
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/ir/metadata.h"
 
 namespace fg {
 namespace {
@@ -169,6 +170,7 @@ std::vector<UOpRef> split_reduces(const std::vector<UOpRef>& roots) {
     } else {
       r = n->ref();
     }
+    if (r.get() != n) set_metadata(r.get(), metadata_of(n));  // a rebuilt node keeps its op's name
     any |= r.get() != n;
     done.put(n, r);
     keep.push_back(n->ref());

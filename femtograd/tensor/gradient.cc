@@ -7,6 +7,7 @@
 
 #include "femtograd/base/error.h"
 #include "femtograd/tensor/autograd.h"
+#include "femtograd/tensor/metadata.h"
 
 namespace fg {
 namespace {
@@ -240,6 +241,7 @@ std::vector<std::optional<Tensor>> compute_gradient(const Tensor& root, const Te
     for (const UOpRef& s : n->src()) any = any || p.on_path(s.get());
     if (!any) continue;
 
+    BackwardScope bw(n);  // what this builds is the gradient of n's op (kernel metadata)
     ctx.node = n;
     ctx.g = g;
     ctx.out.clear();

@@ -9,11 +9,14 @@
 #include "femtograd/engine/realize.h"
 #include "femtograd/runtime/device.h"
 #include "femtograd/schedule/schedule.h"
+#include "femtograd/tensor/metadata.h"
 
 namespace fg {
 
 Tensor::Tensor(UOpRef uop, Shape shape, std::string device)
-    : s_(std::make_shared<State>(State{std::move(uop), std::move(shape), std::move(device)})) {}
+    : s_(std::make_shared<State>(State{std::move(uop), std::move(shape), std::move(device)})) {
+  attach_metadata(s_->uop.get());  // which user-level op built it (tensor/metadata.h)
+}
 
 const Tensor::State& Tensor::st() const {
   FG_CHECK(s_, ErrorKind::Value, "Tensor", "use of an empty Tensor handle");

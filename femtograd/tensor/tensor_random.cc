@@ -16,6 +16,7 @@
 #include "femtograd/base/error.h"
 #include "femtograd/engine/realize.h"
 #include "femtograd/runtime/device.h"
+#include "femtograd/tensor/metadata.h"
 #include "femtograd/tensor/ops_internal.h"
 #include "femtograd/tensor/tensor.h"
 #include "femtograd/tensor/tensor_nn.h"
@@ -120,6 +121,7 @@ void Tensor::manual_seed(uint64_t seed) {
 }
 
 Tensor Tensor::rand(const Shape& shape, DType dtype, const std::string& device) {
+  OpScope scope("rand", std::string());  // names the kernels (tensor/metadata.h)
   check_float(dtype, "rand");
   check_shape(shape, "rand");
   std::string dev = dev_name(device);
@@ -134,6 +136,7 @@ Tensor Tensor::rand(const Shape& shape, DType dtype, const std::string& device) 
 }
 
 Tensor Tensor::randn(const Shape& shape, DType dtype, const std::string& device) {
+  OpScope scope("randn", std::string());  // names the kernels (tensor/metadata.h)
   check_float(dtype, "randn");
   check_shape(shape, "randn");
   std::string dev = dev_name(device);
@@ -148,6 +151,7 @@ Tensor Tensor::randn(const Shape& shape, DType dtype, const std::string& device)
 }
 
 Tensor Tensor::randint(const Shape& shape, int64_t low, int64_t high, DType dtype, const std::string& device) {
+  OpScope scope("randint", std::string());  // names the kernels (tensor/metadata.h)
   FG_CHECK(dtype.is_int(), ErrorKind::Type, "randint", "needs an integer dtype, got ", dtype.name());
   FG_CHECK(low < high, ErrorKind::Value, "randint", "low (", low, ") must be smaller than high (", high, ")");
   FG_CHECK(low >= dtype.int_min() && high - 1 <= dtype.int_max(), ErrorKind::Value, "randint", "range [", low, ", ",
@@ -165,18 +169,21 @@ Tensor Tensor::randint(const Shape& shape, int64_t low, int64_t high, DType dtyp
 }
 
 Tensor Tensor::uniform(const Shape& shape, double low, double high, DType dtype, const std::string& device) {
+  OpScope scope("uniform", std::string());  // names the kernels (tensor/metadata.h)
   check_float(dtype, "uniform");
   FG_CHECK(low <= high, ErrorKind::Value, "uniform", "low (", low, ") must not exceed high (", high, ")");
   return rand(shape, dtype, device).mul(high - low).add(low).cast(dtype);
 }
 
 Tensor Tensor::normal(const Shape& shape, double mean, double std, DType dtype, const std::string& device) {
+  OpScope scope("normal", std::string());  // names the kernels (tensor/metadata.h)
   check_float(dtype, "normal");
   FG_CHECK(std >= 0, ErrorKind::Value, "normal", "std must be non-negative, got ", std);
   return randn(shape, dtype, device).mul(std).add(mean).cast(dtype);
 }
 
 Tensor Tensor::randperm(int64_t n, DType dtype, const std::string& device) {
+  OpScope scope("randperm", std::string());  // names the kernels (tensor/metadata.h)
   FG_CHECK(n >= 0, ErrorKind::Value, "randperm", "n must be non-negative, got ", n);
   FG_CHECK(dtype.is_int(), ErrorKind::Type, "randperm", "needs an integer dtype, got ", dtype.name());
   if (n == 0) return zeros({0}, dtype, device);
@@ -185,24 +192,28 @@ Tensor Tensor::randperm(int64_t n, DType dtype, const std::string& device) {
 }
 
 Tensor Tensor::kaiming_uniform(const Shape& shape, double a, DType dtype, const std::string& device) {
+  OpScope scope("kaiming_uniform", std::string());  // names the kernels (tensor/metadata.h)
   check_shape(shape, "kaiming_uniform");
   double bound = std::sqrt(3.0) * std::sqrt(2.0 / (1 + a * a)) / std::sqrt(static_cast<double>(fan_in(shape)));
   return uniform(shape, -bound, bound, dtype, device);
 }
 
 Tensor Tensor::kaiming_normal(const Shape& shape, double a, DType dtype, const std::string& device) {
+  OpScope scope("kaiming_normal", std::string());  // names the kernels (tensor/metadata.h)
   check_shape(shape, "kaiming_normal");
   double std = std::sqrt(2.0 / (1 + a * a)) / std::sqrt(static_cast<double>(fan_in(shape)));
   return normal(shape, 0, std, dtype, device);
 }
 
 Tensor Tensor::glorot_uniform(const Shape& shape, DType dtype, const std::string& device) {
+  OpScope scope("glorot_uniform", std::string());  // names the kernels (tensor/metadata.h)
   check_shape(shape, "glorot_uniform");
   double lim = std::sqrt(6.0 / static_cast<double>((shape.empty() ? 1 : shape[0]) + fan_in(shape)));
   return uniform(shape, -lim, lim, dtype, device);
 }
 
 Tensor Tensor::scaled_uniform(const Shape& shape, DType dtype, const std::string& device) {
+  OpScope scope("scaled_uniform", std::string());  // names the kernels (tensor/metadata.h)
   check_shape(shape, "scaled_uniform");
   double s = 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(fg::prod(shape), 1)));
   return uniform(shape, -s, s, dtype, device);
