@@ -94,12 +94,14 @@ struct Linearizer {
       }
       std::vector<UOpRef> srcs;
       int d = 0;
+      bool same = true;  // every source stands for itself: m is its own line (no intern lookup)
       for (const UOpRef& s : m->src()) {
         UOpRef r = *rep.find(s.get());
         d = std::max(d, *depth_of.find(r.get()));
+        same &= r.get() == s.get();
         srcs.push_back(std::move(r));
       }
-      UOpRef built = m->replace_src(srcs);
+      UOpRef built = same ? m : m->replace_src(srcs);
       if (const int* have = depth_of.find(built.get())) d = *have;  // already placed (shared)
       else place(built, d);
       rep.put(m.get(), built);
