@@ -12,11 +12,11 @@
 namespace fg {
 namespace {
 thread_local MetadataRef t_current;
-std::atomic<std::string (*)()> g_caller_hook{nullptr};
+std::atomic<CallerHook> g_caller_hook{nullptr};
 
-std::string hook_caller() {
-  auto h = g_caller_hook.load(std::memory_order_relaxed);
-  return h ? h() : std::string();
+std::shared_ptr<const std::string> hook_caller() {
+  CallerHook h = g_caller_hook.load(std::memory_order_relaxed);
+  return h ? h() : nullptr;
 }
 
 // the name a node built outside any scope gets: its op in lower case; leaves and views get none
@@ -59,7 +59,10 @@ OpScope::OpScope(std::string name, std::source_location loc) {
   if (!t_current) enter(std::move(name), caller_str(loc));
 }
 OpScope::OpScope(std::string name, std::string caller) {
-  if (!t_current) enter(std::move(name), caller.empty() ? hook_caller() : std::move(caller));
+  if (t_current) return;
+  if (caller.empty())
+    if (auto c = hook_caller()) caller = *c;
+  enter(std::move(name), std::move(caller));
 }
 void OpScope::enter(std::string name, std::string caller) {
   t_current = std::make_shared<Metadata>(Metadata{std::move(name), std::move(caller), false});
@@ -77,7 +80,7 @@ BackwardScope::~BackwardScope() { t_current = prev_; }
 
 const MetadataRef& current_metadata() { return t_current; }
 
-void set_caller_hook(std::string (*hook)()) { g_caller_hook.store(hook); }
+void set_caller_hook(CallerHook hook) { g_caller_hook.store(hook); }
 
 void attach_metadata(const UOp* u) {
   // buffers, constants and views of them are shared by every op that reads them: they name nothing
@@ -86,12 +89,22 @@ void attach_metadata(const UOp* u) {
     set_metadata(u, t_current);
     return;
   }
-  if (metadata_of(u)) return;
+  std::shared_ptr<const std::string> caller = hook_caller();
+  // one record per (op, caller) on this thread: the hook's strings are interned, so the pointer is the key
+  uint64_t op_key = static_cast<uint64_t>(u->op) << 8 |
+                    (u->op == Op::REDUCE_AXIS ? static_cast<uint64_t>(u->arg.as_reduce().op) : 0);
+  thread_local std::map<std::pair<uint64_t, const std::string*>, std::pair<MetadataRef, std::shared_ptr<const std::string>>> cache;
+  auto key = std::make_pair(op_key, caller.get());
+  if (auto it = cache.find(key); it != cache.end()) {
+    set_metadata(u, it->second.first);
+    return;
+  }
   std::string name = own_name(u);
   if (name.empty()) return;
-  std::string caller = hook_caller();
-  if (caller.empty()) set_metadata(u, own_metadata(name));
-  else set_metadata(u, std::make_shared<Metadata>(Metadata{name, std::move(caller), false}));
+  MetadataRef m = caller ? std::make_shared<Metadata>(Metadata{name, *caller, false}) : own_metadata(name);
+  if (cache.size() > 4096) cache.clear();
+  cache.emplace(key, std::make_pair(m, caller));  // holding the caller keeps its pointer unique
+  set_metadata(u, m);
 }
 
 }  // namespace fg

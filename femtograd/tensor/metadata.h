@@ -5,6 +5,7 @@
 // outside any scope are named by their op ("add", "sum"). C++ callers name themselves through
 // std::source_location; the Python bindings give the calling Python frame.
 #pragma once
+#include <memory>
 #include <source_location>
 #include <string>
 
@@ -43,8 +44,10 @@ class BackwardScope {
 const MetadataRef& current_metadata();
 // "file:line" of a source location, the file without its folders
 std::string caller_str(const std::source_location& loc);
-// Set by the Python module: the user's Python frame as "file.py:line" (empty when none).
-void set_caller_hook(std::string (*hook)());
+// Set by the Python module: the user's Python frame as "file.py:line" (null when none). The hook
+// interns its answers: equal callers are the same string object, so marking stays cheap.
+using CallerHook = std::shared_ptr<const std::string> (*)();
+void set_caller_hook(CallerHook hook);
 // Marks u as built by the current scope, or by its own op outside any scope (Tensor's constructor).
 void attach_metadata(const UOp* u);
 

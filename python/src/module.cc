@@ -36,4 +36,5 @@ NB_MODULE(_C, m) {
   fgpy::init_tensor_nn(m);
   fgpy::init_nn_state(m);
   fgpy::init_jit(m);
+  fgpy::init_metadata(m);
 }

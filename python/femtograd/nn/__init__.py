@@ -4,8 +4,10 @@ layer classes, femtograd/nn/layers.h, serve C++ programs; these keep tinygrad's 
 plain attributes that get_state_dict walks, Tensor.training.)"""
 from __future__ import annotations
 
+import functools
 import math
 
+from femtograd import _C
 from femtograd.dtype import dtypes
 from femtograd.tensor import Tensor
 from femtograd.nn import optim, state, datasets  # noqa: F401  (tinygrad's nn.optim, nn.state, nn.datasets)
@@ -181,6 +183,19 @@ class ConvTranspose2d:
 
 class ConvTranspose1d(ConvTranspose2d):
   nd = 1
+
+
+def _name_kernels(cls: type) -> None:
+  """Wraps cls.__call__ so the kernels of what a layer builds are named after its class (DEBUG=2)."""
+  call = cls.__call__
+  def __call__(self, *args, **kwargs):
+    with _C.op_scope(type(self).__name__):
+      return call(self, *args, **kwargs)
+  cls.__call__ = functools.wraps(call)(__call__)
+
+
+for _cls in list(globals().values()):
+  if isinstance(_cls, type) and _cls.__module__ == __name__ and "__call__" in _cls.__dict__: _name_kernels(_cls)
 
 
 __all__ = ["Linear", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "LayerNorm2d", "RMSNorm",

@@ -5,6 +5,7 @@ schedule, then assigns them, so a step is one realize however many parameters th
 The learning rate is a one-element tensor (opt.lr) so changing it does not change the kernels."""
 from __future__ import annotations
 
+from femtograd import _C
 from femtograd.dtype import dtypes
 from femtograd.helpers import dedup
 from femtograd.tensor import Tensor
@@ -13,6 +14,11 @@ from femtograd.tensor import Tensor
 def _scalar_buffer(v: float, device: str) -> Tensor:
   # a 0-d tensor backed by memory (Tensor(v) alone is a constant folded into kernels)
   return Tensor([v], device=device, dtype=dtypes.float32).reshape(()).realize()
+
+
+def _named(opt, name: str):
+  opt.name = name  # what its kernels are named after (DEBUG=2): "Adam.step"
+  return opt
 
 
 class Optimizer:
@@ -36,7 +42,8 @@ class Optimizer:
     """Computes and assigns the new values (realized together); returns the updated tensors."""
     for p in self.params:
       if p.grad is None: raise RuntimeError(f"optimizer: a parameter {p.shape} has no gradient; call backward() first")
-    ups = self._updates([p.grad for p in self.params])
+    with _C.op_scope(f"{getattr(self, 'name', type(self).__name__)}.step"):  # names the update kernels (DEBUG=2)
+      ups = self._updates([p.grad for p in self.params])
     Tensor.realize(*[v for _, v in ups])
     for t, v in ups: t.assign(v)
     return [t for t, _ in ups] + self.buffers
@@ -88,7 +95,7 @@ class LARS(Optimizer):
 def SGD(params: list[Tensor], lr: float = 0.001, momentum: float = 0.0, weight_decay: float = 0.0,
         nesterov: bool = False, classic: bool = False) -> LARS:
   """Stochastic gradient descent (PyTorch's SGD: momentum, nesterov, weight decay)."""
-  return LARS(params, lr, momentum, weight_decay, nesterov, classic, tcoef=0.0)
+  return _named(LARS(params, lr, momentum, weight_decay, nesterov, classic, tcoef=0.0), "SGD")
 
 
 class LAMB(Optimizer):
@@ -125,12 +132,12 @@ class LAMB(Optimizer):
 def AdamW(params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
           weight_decay: float = 0.01) -> LAMB:
   """Adam with decoupled weight decay."""
-  return LAMB(params, lr, b1, b2, eps, weight_decay, adam=True)
+  return _named(LAMB(params, lr, b1, b2, eps, weight_decay, adam=True), "AdamW")
 
 
 def Adam(params: list[Tensor], lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> LAMB:
   """Adam."""
-  return LAMB(params, lr, b1, b2, eps, 0.0, adam=True)
+  return _named(LAMB(params, lr, b1, b2, eps, 0.0, adam=True), "Adam")
 
 
 __all__ = ["Optimizer", "OptimizerGroup", "LARS", "SGD", "LAMB", "Adam", "AdamW"]
