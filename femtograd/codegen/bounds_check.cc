@@ -266,11 +266,11 @@ int64_t check_bounds(const KernelProgram& prog, const std::vector<int64_t>& size
         }
       }
       solver.pop();
-      std::string index_text = idx->src(1)->str();
+      std::string index_text = idx->src(1)->expr();
       if (index_text.size() > 2000) index_text = index_text.substr(0, 2000) + " ...";
       msg << "\n  index: " << index_text;
       if (idx->nsrc() > 2) {
-        std::string gate = idx->src(2)->str();
+        std::string gate = idx->src(2)->expr();
         msg << "\n  gate: " << (gate.size() > 2000 ? gate.substr(0, 2000) + " ..." : gate);
       }
       fail(ErrorKind::Runtime, "CHECK_OOB", msg.str());
