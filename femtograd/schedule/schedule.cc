@@ -340,7 +340,7 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     }
     UOpRef val = *built.find(value);
     if (val->dtype != n->dtype) val = val->cast(n->dtype);
-    Shape vshape = ShapeCache()(val.get());
+    Shape vshape = sc.shapes(value);  // val is value with its inputs swapped for same-shaped parameters
     if (vshape != shape) val = UOp::make(Op::RESHAPE, val->dtype, {val}, Arg(shape));
     UOpRef g0 = UOp::make(Op::DEFINE_GLOBAL, out_buf->dtype.ptr(out_buf->arg.as_int()), {}, Arg(0));
     UOpRef store = UOp::make(Op::STORE, dtypes::void_, {g0, val});
