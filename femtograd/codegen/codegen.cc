@@ -197,8 +197,9 @@ KernelProgram linearize_kernel(const OptimizedKernel& okern, const Target& targe
   }
   k.name = kernel_name(okern.iter_shape, k.lines);
 
-  // parameters, in DEFINE_GLOBAL order
-  for (const UOp* n : sink->toposort())
+  // parameters, in DEFINE_GLOBAL order: from the AST, since simplification may drop the reads of a
+  // buffer (x != x of an integer buffer folds to false) while the caller still passes it
+  for (const UOp* n : ast->toposort())
     if (n->op == Op::DEFINE_GLOBAL) {
       size_t i = static_cast<size_t>(n->arg.as_int());
       if (k.params.size() <= i) k.params.resize(i + 1);

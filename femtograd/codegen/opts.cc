@@ -196,6 +196,13 @@ bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
   }
   return any_contig;
 }
+// the widest power-of-two lane count up to `widest` that divides the axis (1: none does)
+int64_t vector_width(const UOpRef& axis, int64_t widest) {
+  if (axis->src(0)->op != Op::CONST) return 1;
+  int64_t n = axis->src(0)->arg.to_int(), w = widest;
+  while (w > 1 && n % w != 0) w /= 2;
+  return w;
+}
 }  // namespace
 
 void hand_coded_opts(OptKernel& k, const Target& t) {
@@ -209,30 +216,46 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
   int isz = 0;
   UOpRef vec_axis;
   if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz)) {
-    int64_t w = t.vector_bytes / isz;
     UOpRef axis = k.loops.back();  // apply_opt may remove it from loops (when fully vectorized)
-    if (apply_opt(k, {Opt::Kind::VECTOR, axis->arg.as_ints()[0], w})) vec_axis = axis;
+    int64_t w = vector_width(axis, t.vector_bytes / isz);
+    if (w > 1 && apply_opt(k, {Opt::Kind::VECTOR, axis->arg.as_ints()[0], w})) vec_axis = axis;
   }
   // 2. otherwise SIMD partial sums along a contiguous reduce axis
+  bool vec_reduce = false;
   if (!vec_axis && !reduces.empty()) {
     const UOpRef& r = reduces.back();
-    if (vectorizable(acc, r.get(), &isz)) apply_opt(k, {Opt::Kind::VECTOR, r->arg.as_ints()[0], t.vector_bytes / isz});
-  }
-  // 3. with a reduce, reuse loaded values across an output tile: upcast an axis some input
-  //    does not depend on (stride 0), and widen the vector axis
-  if (!reduces.empty() && vec_axis) {
-    acc = accesses(k.sink);
-    for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
-      const UOpRef& l = *it;
-      if (l->arg.as_ints()[0] == vec_axis->arg.as_ints()[0]) continue;
-      bool reuse = false;
-      for (const Access& a : acc) {
-        auto s = stride_of(a.index->src(1).get(), l.get());
-        reuse |= !a.store && s && *s == 0;
-      }
-      if (reuse && apply_opt(k, {Opt::Kind::UPCAST, l->arg.as_ints()[0], 4})) break;
+    if (vectorizable(acc, r.get(), &isz)) {
+      int64_t w = vector_width(r, t.vector_bytes / isz);
+      vec_reduce = w > 1 && apply_opt(k, {Opt::Kind::VECTOR, r->arg.as_ints()[0], w});
     }
-    apply_opt(k, {Opt::Kind::UPCAST, vec_axis->arg.as_ints()[0], 2});
+  }
+  // 3. with a reduce, keep a register tile of accumulators so each loaded value feeds several FMAs:
+  //    upcast output axes along which some input is broadcast (stride 0), a second axis only when
+  //    it reuses a different input, then widen the vector axis; at most 8 accumulators (AVX2 has 16
+  //    vector registers, the rest hold the loaded operands)
+  if (!reduces.empty() && (vec_axis || vec_reduce)) {
+    int64_t budget = 8;
+    std::vector<const UOp*> covered;  // buffers whose loads are already reused
+    const std::vector<UOpRef> loops = k.loops;  // apply_opt edits k.loops; axes are found by id
+    for (auto it = loops.rbegin(); it != loops.rend() && budget > 1;) {
+      UOpRef l = *it++;
+      if (vec_axis && l->arg.as_ints()[0] == vec_axis->arg.as_ints()[0]) continue;
+      std::vector<const UOp*> reused;
+      for (const Access& a : accesses(k.sink)) {
+        auto s = stride_of(a.index->src(1).get(), l.get());
+        const UOp* buf = a.index->src(0).get();
+        if (!a.store && s && *s == 0 && std::find(covered.begin(), covered.end(), buf) == covered.end())
+          reused.push_back(buf);
+      }
+      bool fresh = !reused.empty();
+      if (!fresh) continue;
+      int64_t amt = std::min<int64_t>(4, budget);
+      while (amt > 1 && !apply_opt(k, {Opt::Kind::UPCAST, l->arg.as_ints()[0], amt})) amt /= 2;
+      if (amt <= 1) continue;
+      budget /= amt;
+      covered.insert(covered.end(), reused.begin(), reused.end());
+    }
+    if (vec_axis && budget >= 2) apply_opt(k, {Opt::Kind::UPCAST, vec_axis->arg.as_ints()[0], 2});
   }
 }
 

@@ -246,9 +246,10 @@ struct CRenderer {
     std::string tag = e.name();
     return vec_type(c, e.scalar == ScalarType::Index ? 8 : std::max(e.itemsize(), c == "float" ? 4 : e.itemsize()), dt.count, tag);
   }
-  // the integer vector of the same lane size as dt (for bit selects)
+  // the integer vector of the same lane size as dt (for bit selects); bool vectors have int lanes
   std::string mask_type(DType dt) {
-    int b = dt.scalar == ScalarType::Index ? 8 : (ctype(dt.scalar_type()) == "float" ? 4 : dt.scalar_type().itemsize());
+    DType e = dt.scalar_type();
+    int b = e.scalar == ScalarType::Index ? 8 : e.is_bool() || ctype(e) == "float" ? 4 : e.itemsize();
     const char* elem = b == 8 ? "long long" : b == 4 ? "int" : b == 2 ? "short" : "signed char";
     return vec_type(elem, b, dt.count, "mask" + std::to_string(b));
   }
@@ -314,6 +315,22 @@ struct CRenderer {
       std::string f = std::string(fn) + (st.scalar == ScalarType::Float64 ? "" : "f");
       return per_lane(dt, [&](const std::string& x) { return f + "(" + x + ")"; }, s(0));
     };
+    if (in.scalar_type().is_bool()) {  // lanes are masks (-1 true, 0 false): logic, not arithmetic
+      switch (u.op) {
+        case Op::ADD: case Op::MAX: case Op::OR: return "(" + s(0) + "|" + s(1) + ")";
+        case Op::MUL: case Op::AND: return "(" + s(0) + "&" + s(1) + ")";
+        case Op::CMPLT: return "(~" + s(0) + "&" + s(1) + ")";  // false < true
+        default: break;
+      }
+    }
+    if (in.scalar_type().is_bool()) {  // lanes are masks (-1 true, 0 false): logic, not arithmetic
+      switch (u.op) {
+        case Op::ADD: case Op::MAX: case Op::OR: return "(" + s(0) + "|" + s(1) + ")";
+        case Op::MUL: case Op::AND: return "(" + s(0) + "&" + s(1) + ")";
+        case Op::CMPLT: return "(~" + s(0) + "&" + s(1) + ")";  // false < true
+        default: break;
+      }
+    }
     switch (u.op) {
       case Op::ADD: return "(" + s(0) + "+" + s(1) + ")";
       case Op::MUL: return "(" + s(0) + "*" + s(1) + ")";
@@ -469,10 +486,15 @@ struct CRenderer {
       }
       case Op::REDUCE: {  // the lanes of a vector accumulator, combined
         const UOp& x = *u.src(0);
-        std::string a = name(&x), r = a + "[0]";
+        // a bool lane is a mask (-1 true): as 0/1, + and max are "or", * is "and"
+        auto lane_of = [&](int i) {
+          std::string l = name(&x) + "[" + std::to_string(i) + "]";
+          return u.dtype.is_bool() ? "(" + l + "!=0)" : l;
+        };
+        std::string r = lane_of(0);
         Op op = u.arg.as_reduce().op;
         for (int i = 1; i < x.dtype.count; i++) {
-          std::string l = a + "[" + std::to_string(i) + "]";
+          std::string l = lane_of(i);
           if (op == Op::ADD) r = "(" + r + "+" + l + ")";
           else if (op == Op::MUL) r = "(" + r + "*" + l + ")";
           else {
@@ -507,7 +529,13 @@ std::string render_c(const KernelProgram& k) {
   std::vector<bool> written(k.params.size(), false);
   for (const UOpRef& l : k.lines)
     if (l->op == Op::STORE && l->src(0)->op == Op::INDEX) written[l->src(0)->src(0)->arg.as_int()] = true;
-  for (const UOpRef& l : k.lines) r.render_line(*l);
+  for (const UOpRef& l : k.lines) {
+    try {
+      r.render_line(*l);
+    } catch (const Error& e) {  // name the program line that could not be rendered
+      throw Error(e.kind(), "render_c", std::string(e.what()) + " (at " + l->line() + " of kernel " + k.name + ")");
+    }
+  }
   std::ostringstream os;
   os << kHead;
   const std::string b = r.body.str();

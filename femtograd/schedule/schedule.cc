@@ -1,5 +1,6 @@
 #include "femtograd/schedule/schedule.h"
 
+#include <algorithm>
 #include <atomic>
 #include <unordered_map>
 
@@ -148,14 +149,21 @@ UOpRef split_large_reduce(const UOp* n, ShapeCache& shapes) {
   return nullptr;
 }
 
-// Rewrites the graph below roots (sources first, no recursion) with split_large_reduce.
-std::vector<UOpRef> split_reduces(const std::vector<UOpRef>& roots) {
+// The graph the scheduler works on: the roots' graph with large reduces split (split_large_reduce)
+// and custom-gradient markers dropped (CUSTOM_GRAD(value, inputs...) is value: its inputs matter to
+// autograd only). Rewritten sources first, no recursion; `replaced` maps each original node the
+// rewrite changed to its replacement, so what the schedule stores can be attached to both.
+struct SchedulingGraph {
+  std::vector<UOpRef> roots;
+  std::vector<std::pair<UOpRef, UOpRef>> replaced;  // (original, replacement)
+};
+
+SchedulingGraph prepare_graph(const std::vector<UOpRef>& user_roots) {
   ShapeCache shapes;
   PtrMap<UOpRef> done;
-  std::vector<UOpRef> keep;
-  bool any = false;
-  for (const UOp* n : tensor_toposort(roots)) {
-    UOpRef r;
+  SchedulingGraph g;
+  for (const UOp* n : tensor_toposort(user_roots)) {
+    UOpRef r = n->ref();
     if (!is_leaf(n)) {
       std::vector<UOpRef> srcs;
       bool changed = false;
@@ -164,21 +172,20 @@ std::vector<UOpRef> split_reduces(const std::vector<UOpRef>& roots) {
         srcs.push_back(m ? *m : s);
         changed |= srcs.back().get() != s.get();
       }
-      r = changed ? n->replace_src(srcs) : n->ref();
+      if (n->op == Op::CUSTOM_GRAD) r = srcs[0];
+      else if (changed) r = n->replace_src(srcs);
       if (r->op == Op::REDUCE_AXIS)
         if (UOpRef sp = split_large_reduce(r.get(), shapes)) r = sp;
-    } else {
-      r = n->ref();
     }
-    if (r.get() != n) set_metadata(r.get(), metadata_of(n));  // a rebuilt node keeps its op's name
-    any |= r.get() != n;
+    if (r.get() != n) {
+      // a rebuilt node keeps its op's name (a dropped marker's value has its own)
+      if (n->op != Op::CUSTOM_GRAD) set_metadata(r.get(), metadata_of(n));
+      g.replaced.emplace_back(n->ref(), r);
+    }
     done.put(n, r);
-    keep.push_back(n->ref());
   }
-  if (!any) return roots;
-  std::vector<UOpRef> out;
-  for (const UOpRef& r : roots) out.push_back(*done.find(r.get()));
-  return out;
+  for (const UOpRef& r : user_roots) g.roots.push_back(*done.find(r.get()));
+  return g;
 }
 
 }  // namespace
@@ -202,7 +209,8 @@ std::string device_of(const UOp* root) {
 
 Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
   Scheduler sc;
-  std::vector<UOpRef> roots = split_reduces(user_roots);
+  SchedulingGraph graph = prepare_graph(user_roots);
+  const std::vector<UOpRef>& roots = graph.roots;
   std::vector<const UOp*> topo = tensor_toposort(roots);
 
   // 1. what must be stored
@@ -223,6 +231,15 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     if (n->op == Op::CONTIGUOUS || n->op == Op::ASSIGN) sc.store(n);
     if (n->op == Op::COPY) { sc.store(n); sc.store(n->src(0).get()); }
     if (n->op == Op::REDUCE_AXIS && users.find(n) && *users.find(n) > 1) sc.store(n);
+    // a reduce over another reduce's values (a max pool over a conv in eval mode) stores the inner
+    // one: one kernel per reduce keeps each loop nest simple enough to tile and vectorize
+    if (n->op == Op::REDUCE_AXIS)
+      walk(n->src(0).get(), [&](const UOp* m) {
+        if (is_leaf(m) || sc.is_stored(m)) return Walk::Skip;
+        if (m->op != Op::REDUCE_AXIS) return Walk::Into;
+        sc.store(m);
+        return Walk::Skip;
+      });
     if (expands(n, sc.shapes)) {
       const UOp* s = n->src(0).get();
       while (is_movement(s->op) && !is_leaf(s)) s = s->src(0).get();
@@ -347,12 +364,15 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     item.ast = UOp::make(Op::SINK, dtypes::void_, {store});
     out.items.push_back(std::move(item));
   }
-  // a root the graph rewrite replaced is realized as its replacement's buffer
-  for (size_t i = 0; i < roots.size(); i++) {
-    if (roots[i] == user_roots[i]) continue;
-    const UOp* n = roots[i].get();
-    while (is_movement(n->op) && !is_leaf(n)) n = n->src(0).get();
-    if (const UOpRef* b = sc.stored.find(n)) out.stored.emplace_back(user_roots[i], *b);
+  // A node the graph rewrite replaced is realized as its replacement's buffer, so a later graph built
+  // from the original nodes (a backward pass after the forward was realized) reads the buffer rather
+  // than recomputing it. A root whose replacement is a reshape of a stored value holds that buffer
+  // too (same elements, same order); a root that is any other view stays a view of its realized base.
+  for (const auto& [orig, repl] : graph.replaced) {
+    const UOp* n = repl.get();
+    bool root = std::find(user_roots.begin(), user_roots.end(), orig) != user_roots.end();
+    while (root && n->op == Op::RESHAPE && !is_leaf(n)) n = n->src(0).get();
+    if (const UOpRef* b = sc.stored.find(n)) out.stored.emplace_back(orig, *b);
   }
   return out;
 }

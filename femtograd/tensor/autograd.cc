@@ -189,4 +189,48 @@ std::vector<Tensor> Tensor::gradient(const std::vector<Tensor>& wrt, std::option
   return out;
 }
 
+
+namespace {
+struct CustomGradRegistry {
+  std::mutex mu;
+  std::vector<std::pair<std::string, CustomGradRule>> rules;
+};
+CustomGradRegistry& custom_grads() {
+  static CustomGradRegistry* r = new CustomGradRegistry();
+  return *r;
+}
+}  // namespace
+
+int register_custom_grad(const char* name, CustomGradRule rule) {
+  CustomGradRegistry& r = custom_grads();
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (size_t i = 0; i < r.rules.size(); i++)
+    if (r.rules[i].first == name) {
+      FG_ASSERT(r.rules[i].second == rule, "register_custom_grad: two rules named ", name);
+      return static_cast<int>(i);
+    }
+  r.rules.emplace_back(name, rule);
+  return static_cast<int>(r.rules.size() - 1);
+}
+
+CustomGradRule custom_grad_rule(int64_t id) {
+  CustomGradRegistry& r = custom_grads();
+  std::lock_guard<std::mutex> lock(r.mu);
+  FG_ASSERT(id >= 0 && static_cast<size_t>(id) < r.rules.size(), "custom gradient rule ", id, " is not registered");
+  return r.rules[static_cast<size_t>(id)].second;
+}
+
+Tensor with_custom_grad(const Tensor& value, const std::vector<Tensor>& inputs, int rule,
+                        const std::vector<int64_t>& params) {
+  custom_grad_rule(rule);  // checks the id
+  std::vector<UOpRef> srcs{value.uop()};
+  for (const Tensor& t : inputs) {
+    FG_CHECK(t.device() == value.device(), ErrorKind::Value, "with_custom_grad", "input on ", t.device(),
+             " but the value is on ", value.device());
+    srcs.push_back(t.uop());
+  }
+  std::vector<int64_t> arg{rule};
+  arg.insert(arg.end(), params.begin(), params.end());
+  return Tensor(UOp::make(Op::CUSTOM_GRAD, value.dtype(), srcs, Arg(arg)), value.shape(), value.device());
+}
 }  // namespace fg

@@ -76,4 +76,22 @@ std::vector<std::optional<Tensor>> compute_gradient(const Tensor& root, const Te
 // Whether root depends on any target through differentiable edges (the walk compute_gradient makes).
 bool depends_differentiably(const UOp* root, std::span<const UOpRef> targets);
 
+// ---- custom gradients (PyTorch's autograd.Function)
+// A value can carry its own gradient rule: with_custom_grad(value, inputs, rule, params) is value
+// (the scheduler drops the marker), but backward() gives the inputs the gradients the rule returns
+// instead of differentiating value's graph. Use it where the generic rules would give a correct but
+// badly shaped computation (a convolution's input gradient is a transposed convolution, not the
+// transpose of the sliding-window view). A rule gets the output's gradient g, the value, the inputs
+// and the integer params, and returns one gradient (or none) per input. Rules are plain functions
+// registered once; the node holds the rule's id, so equal custom values stay one interned node.
+// Targets strictly inside value's graph (neither an input nor reached through one) get no gradient.
+using CustomGradRule = std::vector<std::optional<Tensor>> (*)(const Tensor& g, const Tensor& value,
+                                                             std::span<const Tensor> inputs,
+                                                             std::span<const int64_t> params);
+int register_custom_grad(const char* name, CustomGradRule rule);
+Tensor with_custom_grad(const Tensor& value, const std::vector<Tensor>& inputs, int rule,
+                        const std::vector<int64_t>& params);
+// the rule registered under id (for the CUSTOM_GRAD gradient rule)
+CustomGradRule custom_grad_rule(int64_t id);
+
 }  // namespace fg

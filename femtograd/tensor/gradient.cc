@@ -40,6 +40,19 @@ Grads none(const GradCtx& c) { return Grads(c.node->nsrc()); }
 
 // ---- rules with more than one line
 
+// a value with its own rule (with_custom_grad): the rule gives the inputs' gradients, value's graph
+// gets none
+Grads custom_grad(const GradCtx& c) {
+  const std::vector<int64_t>& a = c.node->arg.as_ints();
+  std::vector<Tensor> inputs;
+  for (size_t i = 1; i < c.node->nsrc(); i++) inputs.push_back(c.x(i));
+  Grads g = custom_grad_rule(a[0])(c.g, c.x(0), inputs, std::span<const int64_t>(a).subspan(1));
+  FG_ASSERT(g.size() == inputs.size(), "custom gradient rule ", a[0], " gave ", g.size(), " gradients for ",
+            inputs.size(), " inputs");
+  g.insert(g.begin(), std::nullopt);
+  return g;
+}
+
 // max(a, b): the larger input gets g; equal inputs share it (PyTorch's torch.maximum)
 Grads max_grad(const GradCtx& c) {
   Tensor a = c.x(0), b = c.x(1), z = c.g.zeros_like(), half = c.g * 0.5;
@@ -155,6 +168,7 @@ const PatternMatcher& gradient_rules() {
       // ---- data flow (DETACH and ASSIGN are never entered: the walk stops there)
       grad_rule(UPat(Op::CONTIGUOUS), [](const GradCtx& c) -> Grads { return {c.g}; }),
       grad_rule(UPat(Op::CONTIGUOUS_BACKWARD), [](const GradCtx& c) -> Grads { return {c.g.contiguous()}; }),
+      grad_rule(UPat(Op::CUSTOM_GRAD), custom_grad),
   });
   return pm;
 }

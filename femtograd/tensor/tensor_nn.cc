@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "femtograd/base/error.h"
+#include "femtograd/tensor/autograd.h"
 
 namespace fg {
 
@@ -171,6 +172,64 @@ Tensor pool_windows(const Tensor& x, const Ints& k_, const Ints& stride, const I
 
 // ---------------------------------------------------------------- convolutions
 
+namespace {
+// The input a convolution's windows read: padded once into a buffer of its own, so the conv kernel's
+// loads are plain (ungated) and vectorize; the copy is one pass over the input, the conv reads it
+// cin*prod(K) times.
+Tensor padded_input(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads) {
+  Tensor p = pad_spatial(x, pads);
+  return p.uop() == x.uop() ? p : p.contiguous();
+}
+
+// conv's gradients. For the input: a transposed convolution of g (of the padded input, then cut back
+// to the input), which is a plain convolution kernel; the generic rules would differentiate the
+// sliding-window view instead, giving a reduce over ceil(K*(I+1)/I) copies of every window axis with
+// div/mod index math. For the weight: the windows times g, summed over the batch and output
+// positions (what the generic rules give too). params: nd, groups, stride[nd], dilation[nd],
+// (pad before, pad after)[nd].
+std::vector<std::optional<Tensor>> conv_grad(const Tensor& g, const Tensor&, std::span<const Tensor> in,
+                                             std::span<const int64_t> p) {
+  const Tensor &x = in[0], &w = in[1];
+  size_t nd = static_cast<size_t>(p[0]);
+  int64_t groups = p[1];
+  Ints stride(p.begin() + 2, p.begin() + 2 + nd), dil(p.begin() + 2 + nd, p.begin() + 2 + 2 * nd);
+  std::vector<std::pair<int64_t, int64_t>> pads;
+  for (size_t i = 0; i < nd; i++) pads.push_back({p[2 + 2 * nd + 2 * i], p[3 + 2 * nd + 2 * i]});
+  Ints K(w.shape().begin() + 2, w.shape().end()), O(g.shape().begin() + 2, g.shape().end());
+  Tensor xp = padded_input(x, pads);
+  // input: transposed conv back to the padded size; output_padding restores the rows the stride skipped
+  ConvTransposeOpts t;
+  t.stride = stride;
+  t.dilation = dil;
+  t.groups = groups;
+  t.output_padding.assign(nd, 0);
+  std::vector<std::pair<int64_t, int64_t>> cut{{0, x.shape()[0]}, {0, x.shape()[1]}};
+  for (size_t i = 0; i < nd; i++) {
+    int64_t ip = xp.shape()[2 + i];
+    t.output_padding[i] = ip - ((O[i] - 1) * stride[i] + dil[i] * (K[i] - 1) + 1);
+    cut.push_back({pads[i].first, pads[i].first + x.shape()[2 + i]});
+  }
+  Tensor dx = conv_transpose(g, w, {}, t).shrink(cut);
+  // weight: (bs, G, 1, cin, *O, *K) * (bs, G, rcout, 1, *O, 1..) summed over bs and O
+  int64_t bs = x.shape()[0], cout = w.shape()[0], cin = w.shape()[1], rcout = cout / groups;
+  Tensor win = pool_windows(xp, K, stride, dil);  // (bs, G*cin, *O, *K): the forward's own view
+  Shape ws{bs, groups, 1, cin}, gs{bs, groups, rcout, 1};
+  ws.insert(ws.end(), O.begin(), O.end());
+  ws.insert(ws.end(), K.begin(), K.end());
+  gs.insert(gs.end(), O.begin(), O.end());
+  gs.insert(gs.end(), nd, 1);
+  std::vector<int64_t> axes{0};
+  for (size_t i = 0; i < nd; i++) axes.push_back(4 + static_cast<int64_t>(i));
+  Tensor dw = win.reshape(ws).mul(g.reshape(gs)).sum(axes).reshape(w.shape());
+  return {dx, dw};
+}
+
+int conv_grad_rule() {
+  static const int id = register_custom_grad("conv", conv_grad);
+  return id;
+}
+}  // namespace
+
 Tensor conv(const Tensor& x_, const Tensor& w, const std::optional<Tensor>& bias, const ConvOpts& o) {
   FG_CHECK(w.ndim() >= 3, ErrorKind::Value, "conv", "the weight must be (Cout, Cin/groups, *kernel), got shape ",
            shape_str(w.shape()));
@@ -187,7 +246,7 @@ Tensor conv(const Tensor& x_, const Tensor& w, const std::optional<Tensor>& bias
   check_positive(stride, "conv", "stride");
   check_positive(dil, "conv", "dilation");
   auto pads = o.padding.resolve(spatial(x, nd), K, stride, dil, "conv");
-  Tensor win = pool_windows(pad_spatial(x, pads), K, stride, dil);  // (bs, cin_, *O, *K)
+  Tensor win = pool_windows(padded_input(x, pads), K, stride, dil);  // (bs, cin_, *O, *K)
   Ints O(win.shape().begin() + 2, win.shape().begin() + 2 + nd);
   int64_t rcout = cout / g;
   Shape s1{bs, g, cin, 1}, s2{bs, g, cin, rcout}, ws{1, g, rcout};
@@ -209,6 +268,11 @@ Tensor conv(const Tensor& x_, const Tensor& w, const std::optional<Tensor>& bias
   Shape out{bs, cout};
   out.insert(out.end(), O.begin(), O.end());
   Tensor r = xw.sum(axes).reshape(out);
+  Ints params{static_cast<int64_t>(nd), g};
+  params.insert(params.end(), stride.begin(), stride.end());
+  params.insert(params.end(), dil.begin(), dil.end());
+  for (auto [b, a] : pads) params.insert(params.end(), {b, a});
+  r = with_custom_grad(r, {x, w}, conv_grad_rule(), params);
   if (bias) {
     FG_CHECK(bias->ndim() == 1 && bias->shape()[0] == cout, ErrorKind::Value, "conv", "bias of shape ",
              shape_str(bias->shape()), " does not fit ", cout, " output channels");

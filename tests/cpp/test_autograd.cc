@@ -535,3 +535,25 @@ TEST(AutogradReference, PowScalarBaseTensorExponent) {
     }
   }
 }
+
+namespace {
+// a straight-through estimator scaled by params[0]: the value is round(x), the gradient is k*g
+std::vector<std::optional<Tensor>> scaled_straight_through(const Tensor& g, const Tensor&, std::span<const Tensor>,
+                                                           std::span<const int64_t> p) {
+  return {g * static_cast<double>(p[0])};
+}
+}  // namespace
+
+TEST(AutogradCustom, RuleReplacesTheGraphsGradient) {
+  Tensor x = Tensor::from_vector<float>({0.2f, 1.7f, -2.4f}, {3});
+  x.requires_grad_();
+  int rule = register_custom_grad("test_scaled_straight_through", scaled_straight_through);
+  EXPECT_EQ(register_custom_grad("test_scaled_straight_through", scaled_straight_through), rule);
+  Tensor y = with_custom_grad(x.round(), {x}, rule, {3});
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{0, 2, -2}));
+  (y * y).sum().backward();  // d/dx = 3 * 2y (round's own gradient would be 0)
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{0, 12, -12}));
+  // the marker costs no kernel: the value realizes as round(x) alone
+  Tensor z = with_custom_grad(x.round(), {x}, rule, {3}) + 1;
+  EXPECT_EQ(z.to_vector<float>(), (std::vector<float>{1, 3, -1}));
+}

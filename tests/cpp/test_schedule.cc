@@ -141,3 +141,27 @@ TEST(Schedule, SameResultsWithAndWithoutOptimizations) {
   }
   expect_near(opt, plain, 1e-5f);
 }
+
+// A max pool over a conv (batchnorm in eval mode between them is elementwise): the conv's reduce is
+// stored and the pool is a kernel of its own, so each loop nest stays a single reduce that the opts
+// can tile and vectorize.
+TEST(Schedule, ReduceOfReduceStoresTheInnerOne) {
+  auto av = randv(2 * 3 * 8, 9), bv = randv(3 * 8 * 4, 10);
+  Tensor a = Tensor::from_vector(av, {2, 3, 8}), b = Tensor::from_vector(bv, {3, 8, 4});
+  // (2, 3, 8) x (3, 8, 4) summed over the 8 -> (2, 3, 4), then max over the 4
+  Tensor prod = a.reshape({2, 3, 8, 1}).mul(b.reshape({1, 3, 8, 4})).sum({2});
+  Tensor r = prod.max({2});
+  EXPECT_EQ(kernels_for(r), 2u);
+  std::vector<float> want(6);
+  for (int i = 0; i < 2; i++)
+    for (int c = 0; c < 3; c++) {
+      float m = -INFINITY;
+      for (int j = 0; j < 4; j++) {
+        double s = 0;
+        for (int k = 0; k < 8; k++) s += av[(i * 3 + c) * 8 + k] * bv[(c * 8 + k) * 4 + j];
+        m = std::max(m, static_cast<float>(s));
+      }
+      want[i * 3 + c] = m;
+    }
+  expect_near(r.to_vector<float>(), want);
+}
