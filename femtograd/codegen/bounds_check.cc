@@ -1,5 +1,6 @@
 // CHECK_OOB with z3 (bounds_check.h). The linear program is read once: loop indices, thread ids and
-// run-time variables become integer unknowns inside their ranges; each load and store asks z3
+// run-time variables become integer unknowns inside their ranges (a loop index only for the
+// accesses inside its loop, so an empty loop proves nothing outside it); each load and store asks z3
 // whether its index can leave [0, size - width] while its gate and enclosing IF conditions hold.
 // z3 answers "no" (proved) or gives a model: the counterexample the error reports.
 #include "femtograd/codegen/bounds_check.h"
@@ -55,6 +56,16 @@ class Translator {
       if (auto it = names_.find(n); it != names_.end()) out.insert(it->second);
   }
   const std::map<std::string, z3::expr>& symbols() const { return syms_; }
+  // 0 <= r < end for a RANGE node (a loop that runs zero times has none: what is inside never runs)
+  z3::expr range_bounds(const UOp* r) {
+    of(r);
+    return range_bounds_.at(r);
+  }
+  // the RANGEs in the graph of u
+  static void ranges_of(const UOp* u, std::vector<const UOp*>& out) {
+    for (const UOp* n : u->toposort())
+      if (n->op == Op::RANGE) out.push_back(n);
+  }
 
  private:
   z3::expr unknown(const UOp* u, const std::string& name, bool is_bool) {
@@ -97,12 +108,11 @@ class Translator {
           return is_bool ? ctx_.bool_val(v[lane] != 0) : ctx_.int_val(v[lane]);
         break;
       }
-      case Op::RANGE: {
+      case Op::RANGE: {  // its bounds hold only inside its loop: range_bounds() gives them per access
         std::string name = "ridx" + std::to_string(u->arg.as_ints()[0]);
         if (syms_.count(name)) name = fresh((name + "_").c_str());
         z3::expr v = named(u, name, ctx_.int_const(name.c_str()));
-        facts_.push_back(v >= 0);
-        facts_.push_back(v < as_int(s(0)));
+        range_bounds_.emplace(u, (v >= 0) && (v < as_int(s(0))));
         return v;
       }
       case Op::SPECIAL: {
@@ -184,11 +194,14 @@ class Translator {
   std::map<std::pair<const UOp*, int64_t>, z3::expr> memo_;
   std::unordered_map<const UOp*, std::string> names_;
   std::map<std::string, z3::expr> syms_;
+  std::map<const UOp*, z3::expr> range_bounds_;
   int counter_ = 0;
 };
 
 std::string value_str(const z3::model& m, const z3::expr& e) {
   z3::expr v = m.eval(e, true);
+  int64_t i = 0;
+  if (v.is_numeral() && v.is_numeral_i64(i)) return std::to_string(i);  // z3 prints -3 as "(- 3)"
   return v.to_string();
 }
 
@@ -207,11 +220,17 @@ int64_t check_bounds(const KernelProgram& prog, const std::vector<int64_t>& size
     auto add_facts = [&] {
       for (; facts_added < tr.facts().size(); facts_added++) solver.add(tr.facts()[static_cast<int>(facts_added)]);
     };
-    std::vector<const UOp*> ifs;  // conditions of the IF blocks around the current line
+    std::vector<const UOp*> ifs;    // conditions of the IF blocks around the current line
+    std::vector<const UOp*> loops;  // the loops around it
     for (const UOpRef& line : prog.lines) {
       const UOp* l = line.get();
       if (l->op == Op::IF) { ifs.push_back(l->src(0).get()); continue; }
       if (l->op == Op::ENDIF) { if (!ifs.empty()) ifs.pop_back(); continue; }
+      if (l->op == Op::RANGE) { loops.push_back(l); continue; }
+      if (l->op == Op::END) {
+        for (size_t i = 1; i < l->nsrc(); i++) std::erase(loops, l->src(i).get());
+        continue;
+      }
       bool is_store = l->op == Op::STORE;
       if ((l->op != Op::LOAD && !is_store) || l->src(0)->op != Op::INDEX) continue;
       const UOp* idx = l->src(0).get();
@@ -237,6 +256,11 @@ int64_t check_bounds(const KernelProgram& prog, const std::vector<int64_t>& size
         z3::expr ce = tr.of(c);
         cond = cond && (ce.is_bool() ? ce : ce != 0);
       }
+      // the loops around the access (and any loop index it reads) run inside their bounds
+      std::vector<const UOp*> rs = loops;
+      Translator::ranges_of(idx, rs);
+      for (const UOp* c : ifs) Translator::ranges_of(c, rs);
+      for (const UOp* r : rs) cond = cond && tr.range_bounds(r);
       add_facts();
       solver.push();
       solver.add(cond);

@@ -82,6 +82,22 @@ TEST(BoundsCheck, CatchesAHandBuiltBrokenIndex) {
   EXPECT_NE(e.find("store to buffer 0 (float32, 8 elements)"), std::string::npos) << e;
 }
 
+// A loop that runs zero times proves nothing about the code outside it (its bounds are assumed only
+// for the accesses inside it), and an access inside it never runs.
+TEST(BoundsCheck, AnEmptyLoopCoversOnlyItsOwnBody) {
+  if (!bounds_check_available()) GTEST_SKIP() << "built without z3";
+  KernelProgram k = shifted_copy(16, 16, 1);  // broken: reads in[16]
+  DType f = dtypes::float32;
+  UOpRef empty = UOp::range(UOp::cnst_int(dtypes::index, 0), 7, AXIS_LOOP);
+  UOpRef far = UOp::make(Op::INDEX, f.ptr(16), {k.lines[1], empty + UOp::cnst_int(dtypes::index, 100)});
+  UOpRef ld = UOp::make(Op::LOAD, f, {far});
+  UOpRef end = UOp::make(Op::END, dtypes::void_, {ld, empty});
+  k.lines.insert(k.lines.begin() + 2, {empty, far->src(1), far, ld, end});  // before the copy's loop
+  std::string e = oob_error(k);
+  EXPECT_NE(e.find("index 16 when ridx0=15"), std::string::npos) << e;  // still caught
+  EXPECT_EQ(e.find("ridx7"), std::string::npos) << e;                   // in[100] in the empty loop: fine
+}
+
 TEST(BoundsCheck, EngineChecksBeforeTheKernelRuns) {
   if (!bounds_check_available()) GTEST_SKIP() << "built without z3";
   Context ctx{{"CHECK_OOB", 1}};

@@ -1,6 +1,7 @@
 // Minimal reproductions of bugs found by the tensor op tests in code outside tensor/*.cc ops
 // (tensor.cc core, schedule, codegen, render, engine). Each is disabled until fixed; the name
 // says where the bug is. Run them with --gtest_also_run_disabled_tests.
+#include "femtograd/base/flags.h"
 #include "tensor_ref.h"
 
 using namespace fgt;
@@ -12,6 +13,16 @@ TEST(TensorPipelineBugs, EyeTallerThanWide) {
   EXPECT_EQ(e, (std::vector<float>{1, 0, 0, 1, 0, 0, 0, 0}));
 }
 
+
+// codegen/linearize.cc: a load whose index does not depend on a reduce's loop is hoisted above the
+// loop even when the loop runs zero times: the sum over an empty axis reads element 0 of an empty
+// buffer (`const float val0 = data1[0];` before `for (ridx1000 = 0; ridx1000 < 0; ...)`).
+// CHECK_OOB=1 finds it.
+TEST(TensorPipelineBugs, DISABLED_EmptyReduceLoadsBeforeItsLoop) {
+  fg::Context ctx{{"CHECK_OOB", 1}};
+  Tensor t = Tensor::from_vector<float>({}, {0, 3});
+  EXPECT_EQ(t.sum({0}).to_vector<float>(), (std::vector<float>{0, 0, 0}));
+}
 
 // codegen parameters: a buffer whose every read simplifies away (x != x of an integer buffer is
 // false) is still a parameter of the kernel; its slot once had no dtype and render_c failed with
