@@ -158,8 +158,7 @@ struct SchedulingGraph {
   std::vector<std::pair<UOpRef, UOpRef>> replaced;  // (original, replacement)
 };
 
-SchedulingGraph prepare_graph(const std::vector<UOpRef>& user_roots) {
-  ShapeCache shapes;
+SchedulingGraph prepare_graph(const std::vector<UOpRef>& user_roots, ShapeCache& shapes) {
   PtrMap<UOpRef> done;
   SchedulingGraph g;
   for (const UOp* n : tensor_toposort(user_roots)) {
@@ -209,7 +208,7 @@ std::string device_of(const UOp* root) {
 
 Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
   Scheduler sc;
-  SchedulingGraph graph = prepare_graph(user_roots);
+  SchedulingGraph graph = prepare_graph(user_roots, sc.shapes);  // one shape cache for both walks
   const std::vector<UOpRef>& roots = graph.roots;
   std::vector<const UOp*> topo = tensor_toposort(roots);
 
