@@ -1,6 +1,8 @@
 #include "femtograd/ir/graph_rewrite.h"
 
 #include <atomic>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "femtograd/base/error.h"
@@ -129,6 +131,45 @@ struct Rewriter {
   std::vector<UOpRef> new_src;
 };
 
+// DEBUG>=5 without an installed tracer: each pass that changed something prints how many rules
+// fired; DEBUG>=6 also prints every rule that fired (its file:line, the node before and after)
+struct DebugTracer final : RewriteTracer {
+  struct Open {
+    std::string pass;
+    uint64_t fired = 0;
+  };
+  std::vector<Open> open;  // graph_rewrite calls nest (a rule may rewrite a subgraph)
+  void begin(std::string_view pass, const UOp*) override {
+    open.push_back({std::string(pass), 0});
+    if (getenv_int(Flag::DEBUG) >= 6) std::fprintf(stderr, "%*srewrite %s:\n", indent(), "", open.back().pass.c_str());
+  }
+  void fired(const Rule& rule, const UOp* before, const UOp* after) override {
+    open.back().fired++;
+    if (getenv_int(Flag::DEBUG) < 6) return;
+    std::string file = rule.loc.file_name();
+    if (size_t slash = file.find_last_of('/'); slash != std::string::npos) file = file.substr(slash + 1);
+    std::fprintf(stderr, "%*s  %s:%u  %s  ->  %s\n", indent(), "", file.c_str(), static_cast<unsigned>(rule.loc.line()),
+                 text(before).c_str(), text(after).c_str());
+  }
+  // a node as one line: integer and bool math as its expression ("((r0*4)+r1)"), the rest by op
+  static std::string text(const UOp* u) {
+    std::string t = u->has_bounds() ? u->expr() : u->line();
+    return t.size() > 160 ? t.substr(0, 157) + "..." : t;
+  }
+  void end(const UOp* result) override {
+    Open o = std::move(open.back());
+    open.pop_back();
+    if (o.fired)
+      std::fprintf(stderr, "%*srewrite %-32s %6llu rules fired -> %s\n", indent(), "", o.pass.c_str(),
+                   static_cast<unsigned long long>(o.fired), result->line().c_str());
+  }
+  int indent() const { return 2 * static_cast<int>(open.size() > 0 ? open.size() - 1 : 0); }
+};
+DebugTracer& debug_tracer() {
+  thread_local DebugTracer t;
+  return t;
+}
+
 }  // namespace
 
 void set_rewrite_tracer(RewriteTracer* t) { g_tracer.store(t); }
@@ -137,7 +178,9 @@ RewriteStats& rewrite_stats() { return t_stats; }
 UOpRef graph_rewrite(const UOpRef& root, const PatternMatcher& pm, void* ctx, std::string_view pass,
                      Traversal order) {
   t_stats.calls++;
-  Rewriter rw{pm, ctx, pass, order, g_tracer.load(), PtrMap<UOpRef>(64), PtrMap<uint8_t>(64), {}, {}};
+  RewriteTracer* tracer = g_tracer.load();
+  if (!tracer && getenv_int(Flag::DEBUG) >= 5) tracer = &debug_tracer();
+  Rewriter rw{pm, ctx, pass, order, tracer, PtrMap<UOpRef>(64), PtrMap<uint8_t>(64), {}, {}};
   if (rw.tracer) rw.tracer->begin(pass, root.get());
   UOpRef out = rw.run(root);
   if (rw.tracer) rw.tracer->end(out.get());
