@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 #include "femtograd/base/error.h"
@@ -309,8 +310,11 @@ int64_t check_bounds(const KernelProgram& prog, const std::vector<int64_t>& size
 
 void check_bounds_once(const KernelProgram& prog, const std::vector<int64_t>& sizes) {
   static std::mutex mu;
-  static auto* done = new std::set<std::pair<const KernelProgram*, std::vector<int64_t>>>();
-  auto key = std::make_pair(&prog, sizes);
+  // a program is known by its address, its AST, its last line and its length (a program built later
+  // would have to reuse all of a freed one's addresses to be taken for it), with the buffer sizes
+  using Key = std::tuple<const KernelProgram*, const UOp*, const UOp*, size_t, std::vector<int64_t>>;
+  static auto* done = new std::set<Key>();
+  Key key{&prog, prog.ast.get(), prog.lines.empty() ? nullptr : prog.lines.back().get(), prog.lines.size(), sizes};
   {
     std::lock_guard lock(mu);
     if (done->count(key)) return;
