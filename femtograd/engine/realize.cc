@@ -1,5 +1,6 @@
 #include "femtograd/engine/realize.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -59,6 +60,8 @@ std::shared_ptr<CompiledKernel> lookup(const UOpRef& ast, Device& dev) {
   return it == kc.map.end() ? nullptr : it->second.second;
 }
 
+std::atomic<KernelObserver> g_kernel_observer{nullptr};
+
 // Generates and compiles the kernels not in the cache, all sources compiled in parallel.
 void prepare(const std::vector<std::pair<UOpRef, Device*>>& asts) {
   std::vector<std::shared_ptr<CompiledKernel>> fresh;
@@ -71,6 +74,7 @@ void prepare(const std::vector<std::pair<UOpRef, Device*>>& asts) {
     auto ck = std::make_shared<CompiledKernel>();
     ck->prog = codegen(ast, target_for(*dev));
     ck->source = render(dev->renderer(), ck->prog);
+    if (KernelObserver obs = g_kernel_observer.load()) obs(ck->prog.name, ck->source);
     if (getenv_int(Flag::CHECK_CUDA) && dev->renderer() != "cuda") check_cuda_compile(ast);
     if (getenv_int(Flag::DEBUG) >= 4) std::fprintf(stderr, "%s\n", ck->source.c_str());
     fresh.push_back(ck);
@@ -102,6 +106,8 @@ void run_copy(const std::shared_ptr<Buffer>& dst, const std::shared_ptr<Buffer>&
   dst->copy_in(host.data(), host.size());
 }
 }  // namespace
+
+void set_kernel_observer(KernelObserver obs) { g_kernel_observer.store(obs); }
 
 std::shared_ptr<CompiledKernel> get_kernel(const UOpRef& ast, Device& dev) {
   if (auto k = lookup(ast, dev)) return k;

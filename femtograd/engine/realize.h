@@ -37,6 +37,11 @@ struct ExecItem {
   std::string device;
   std::vector<MetadataRef> metadata;  // the user-level ops it computes (DEBUG=2 prints them)
 };
+// Called with each kernel's name and source right after it is generated (VIZ installs one; null
+// removes it). Calls come from the realizing thread.
+using KernelObserver = void (*)(const std::string& name, const std::string& source);
+void set_kernel_observer(KernelObserver obs);
+
 // Runs one exec item (the JIT replays captured items with this).
 void run_exec_item(const ExecItem& item);
 // While a capture list is set, realize() appends every item it runs to it (this thread only).
