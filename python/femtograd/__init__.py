@@ -13,4 +13,9 @@ from femtograd.helpers import Context, GlobalCounters, getenv
 from femtograd.engine.jit import TinyJit
 from femtograd import nn
 
+if getenv("VIZ", 0):  # record every graph rewrite and kernel; serve the viewer when the program ends
+  import atexit
+  _C.viz_enable()
+  atexit.register(_C.viz_serve_if_enabled)
+
 __all__ = ["Tensor", "dtypes", "DType", "Device", "TinyJit", "Context", "GlobalCounters", "getenv", "nn", "no_grad"]

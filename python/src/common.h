@@ -41,6 +41,7 @@ void init_nn_state(nb::module_& m);
 void init_jit(nb::module_& m);
 void init_tensor_nn(nb::module_& m);
 void init_metadata(nb::module_& m);
+void init_viz(nb::module_& m);
 
 // a Python bool, int or float (numpy scalars included) as a Scalar that keeps its kind; false for
 // anything else (tensors, lists, None)

@@ -37,4 +37,5 @@ NB_MODULE(_C, m) {
   fgpy::init_nn_state(m);
   fgpy::init_jit(m);
   fgpy::init_metadata(m);
+  fgpy::init_viz(m);
 }
