@@ -214,7 +214,8 @@ int64_t check_bounds(const KernelProgram& prog, const std::vector<int64_t>& size
     z3::context ctx;
     z3::solver solver(ctx);
     z3::params p(ctx);
-    p.set("timeout", 20000u);
+    // a resource limit, not a time limit: the answer must not depend on how busy the machine is
+    p.set("rlimit", 50000000u);
     solver.set(p);
     Translator tr(ctx);
     size_t facts_added = 0;

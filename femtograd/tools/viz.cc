@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -157,8 +158,15 @@ void serve_loop(int lfd) {
       if (g_listen_fd.load() != lfd) return;  // stopped
       continue;
     }
-    handle(fd);
-    ::close(fd);
+    // a browser opens connections ahead of its requests (some never send one): each connection gets
+    // a thread of its own and a few seconds to send its request
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::thread([fd] {
+      handle(fd);
+      ::close(fd);
+    }).detach();
   }
 }
 
