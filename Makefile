@@ -1,5 +1,6 @@
 # femtograd: build, test, benchmark and format from one place.
 #   make test    install what is missing, configure, build (the Python module too), run every C++ and Python test
+#   make demo    install what is missing (the Fashion-MNIST package too), build Release, train the demo network
 #   make build   configure and build (library, tests, benchmarks)
 #   make bench   build and run each bench/ executable briefly (JSON beside each: build/bench/NAME.json)
 #   make format  clang-format every C++ file under femtograd/ tests/ bench/
@@ -10,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BENCH_MIN_TIME ?= 0.2
 PYTHON ?= python3
 
-.PHONY: all deps configure build test test-cpp test-python bench format clean
+.PHONY: all deps configure build test test-cpp test-python bench demo format clean
 
 all: build
 
@@ -43,6 +44,16 @@ test-python:
 	  if [ $$rc -eq 5 ]; then echo "pytest: no python tests yet"; rc=0; fi; \
 	  exit $$rc; \
 	else echo "pytest: no tests/python folder yet"; fi
+
+# The main job: tinygrad's beautiful_mnist conv net trained on Fashion-MNIST on the CPU (a Release build of
+# examples/beautiful_mnist.cc in $(DEMO_BUILD); DEMO_ARGS go to the program, e.g. DEMO_ARGS="--steps 100").
+DEMO_BUILD ?= build-release
+DEMO_ARGS ?= --target 90
+demo: deps
+	@[ -f $(DEMO_BUILD)/build.ninja ] || cmake -G Ninja -S . -B $(DEMO_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  -DFG_TESTS=OFF -DFG_BENCH=OFF -DFG_PYTHON=OFF
+	ninja -C $(DEMO_BUILD) -j$(JOBS) example_beautiful_mnist
+	$(DEMO_BUILD)/examples/beautiful_mnist $(DEMO_ARGS)
 
 bench: build
 	@set -e; found=0; for b in $(BUILD)/bench/*; do \

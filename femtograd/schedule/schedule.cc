@@ -363,16 +363,17 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     item.ast = UOp::make(Op::SINK, dtypes::void_, {store});
     out.items.push_back(std::move(item));
   }
-  // A node the graph rewrite replaced is realized as its replacement's buffer, so a later graph built
-  // from the original nodes (a backward pass after the forward was realized) reads the buffer rather
-  // than recomputing it. A root whose replacement is a reshape of a stored value holds that buffer
-  // too (same elements, same order); a root that is any other view stays a view of its realized base.
+  // A root the graph rewrite replaced is realized as its replacement's buffer when that replacement
+  // is stored, or is a reshape of a stored value (same elements, same order); a root that is any
+  // other view stays a lazy view. Inner replaced nodes get no buffer: a lazy value kept across steps
+  // (a running statistic never realized) would then hold every step's intermediate buffers.
   for (const auto& [orig, repl] : graph.replaced) {
+    if (std::find(user_roots.begin(), user_roots.end(), orig) == user_roots.end()) continue;
     const UOp* n = repl.get();
-    bool root = std::find(user_roots.begin(), user_roots.end(), orig) != user_roots.end();
-    while (root && n->op == Op::RESHAPE && !is_leaf(n)) n = n->src(0).get();
+    while (n->op == Op::RESHAPE && !is_leaf(n)) n = n->src(0).get();
     if (const UOpRef* b = sc.stored.find(n)) out.stored.emplace_back(orig, *b);
   }
+
   return out;
 }
 

@@ -210,17 +210,26 @@ std::vector<std::optional<Tensor>> conv_grad(const Tensor& g, const Tensor&, std
     cut.push_back({pads[i].first, pads[i].first + x.shape()[2 + i]});
   }
   Tensor dx = conv_transpose(g, w, {}, t).shrink(cut);
-  // weight: (bs, G, 1, cin, *O, *K) * (bs, G, rcout, 1, *O, 1..) summed over bs and O
+  // weight: (bs, G, 1, cin, *O, *K) * (bs, G, rcout, 1, *O, 1..) summed over bs and O. Every output
+  // element reads all of x and g, so the batch is summed in chunks of images whose x and g fit in
+  // about 1 MiB of cache: the first kernel's tiles (one chunk each) reuse what they load across the
+  // kernel positions, and the chunks' partial sums (small: one weight each) are added after.
   int64_t bs = x.shape()[0], cout = w.shape()[0], cin = w.shape()[1], rcout = cout / groups;
+  int64_t per_image = (prod(Shape(xp.shape().begin() + 1, xp.shape().end())) + prod(Shape(g.shape().begin() + 1, g.shape().end()))) *
+                      static_cast<int64_t>(x.dtype().itemsize());
+  int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, per_image));
+  while (bs % chunk != 0) chunk--;
+  int64_t nch = bs / chunk;
   Tensor win = pool_windows(xp, K, stride, dil);  // (bs, G*cin, *O, *K): the forward's own view
-  Shape ws{bs, groups, 1, cin}, gs{bs, groups, rcout, 1};
+  Shape ws{nch, chunk, groups, 1, cin}, gs{nch, chunk, groups, rcout, 1};
   ws.insert(ws.end(), O.begin(), O.end());
   ws.insert(ws.end(), K.begin(), K.end());
   gs.insert(gs.end(), O.begin(), O.end());
   gs.insert(gs.end(), nd, 1);
-  std::vector<int64_t> axes{0};
-  for (size_t i = 0; i < nd; i++) axes.push_back(4 + static_cast<int64_t>(i));
-  Tensor dw = win.reshape(ws).mul(g.reshape(gs)).sum(axes).reshape(w.shape());
+  std::vector<int64_t> axes{1};
+  for (size_t i = 0; i < nd; i++) axes.push_back(5 + static_cast<int64_t>(i));
+  Tensor part = win.reshape(ws).mul(g.reshape(gs)).sum(axes);  // (nch, G, rcout, cin, *K)
+  Tensor dw = (nch > 1 ? part.contiguous().sum({0}) : part.squeeze(0)).reshape(w.shape());
   return {dx, dw};
 }
 
