@@ -5,6 +5,7 @@
 #include "femtograd/base/error.h"
 #include "femtograd/base/hash.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/linearize.h"
 
 namespace fg {
 namespace {
@@ -146,6 +147,9 @@ struct Lowerer {
       case Op::REDUCE_AXIS: {
         const ReduceArg& ra = n->arg.as_reduce();
         Shape in = shapes(n->src(0).get());
+        // an empty reduce is its identity: no loop, and no load of the (empty) input hoisted above one
+        for (int64_t ax : ra.axes)
+          if (in[ax] == 0) return reduce_identity(ra.op, n->dtype);
         std::vector<UOpRef> s = idx;
         std::vector<UOpRef> srcs{nullptr};
         for (int64_t ax : ra.axes) {

@@ -20,10 +20,6 @@ def _z3_available() -> bool:
 def _param(c):
   marks = []
   if c.xfail: marks.append(pytest.mark.xfail(reason=f"known bug: {c.xfail}", strict=False))
-  if any(0 in s for s in c.shapes):
-    # a reduce over an empty axis hoists its load above the loop that never runs: a real
-    # out-of-bounds read (tests/cpp/test_tensor_pipeline_bugs.cc: DISABLED_EmptyReduceLoadsBeforeItsLoop)
-    marks.append(pytest.mark.xfail(reason="known bug: an empty reduce loads before its loop", strict=False))
   return pytest.param(c, id=c.id, marks=marks)
 
 
