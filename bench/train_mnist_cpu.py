@@ -72,6 +72,7 @@ def run_femtograd(w, X, Y, steps):
       x, y = Tensor(X[i % len(X)]), Tensor(Y[i % len(Y)])
       opt.zero_grad()
       loss = model(x).sparse_categorical_crossentropy(y).backward()
+      loss.realize()  # the forward (its stored values serve the backward), before the update writes the weights
       opt.step()
       losses.append(loss.item())
       times.append(time.perf_counter() - t0)

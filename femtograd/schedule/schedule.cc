@@ -187,6 +187,54 @@ SchedulingGraph prepare_graph(const std::vector<UOpRef>& user_roots, ShapeCache&
   return g;
 }
 
+
+// What a kernel reads: stored values of this schedule (it runs after their kernels) and buffers as
+// they were before the schedule ran (leaves).
+struct ItemReads {
+  std::vector<const UOp*> stored, old_bufs;
+};
+
+// Orders the items so that every item runs after the items whose values it reads, and every read
+// of a buffer's old value runs before the ASSIGN that overwrites the buffer (a write-after-read
+// hazard: the loss of a training step reads the weights that the optimizer's update writes in the
+// same schedule). Stable: among ready items, the earliest in the topological order goes first.
+void order_items(std::vector<ScheduleItem>& items, const std::vector<ItemReads>& reads, PtrMap<size_t>& item_of) {
+  size_t n = items.size();
+  std::vector<std::vector<size_t>> users(n);
+  std::vector<size_t> waiting(n, 0);
+  auto edge = [&](size_t before, size_t after) {
+    if (before == after) return;
+    users[before].push_back(after);
+    waiting[after]++;
+  };
+  PtrMap<size_t> writer;  // target BUFFER -> the ASSIGN item writing it
+  for (size_t i = 0; i < n; i++) {
+    for (const UOp* m : reads[i].stored)
+      if (size_t* p = item_of.find(m)) edge(*p, i);
+    const UOp* out = items[i].outputs.empty() ? nullptr : items[i].outputs[0].get();
+    if (out && out->op == Op::ASSIGN) writer.put(items[i].bufs[0].get(), i);
+  }
+  for (size_t i = 0; i < n; i++)
+    for (const UOp* b : reads[i].old_bufs)
+      if (size_t* w = writer.find(b)) edge(i, *w);
+  std::vector<size_t> order;
+  std::vector<bool> done(n, false);
+  for (size_t emitted = 0; emitted < n;) {
+    size_t pick = n;
+    for (size_t i = 0; i < n && pick == n; i++)
+      if (!done[i] && waiting[i] == 0) pick = i;
+    FG_CHECK(pick != n, ErrorKind::Value, "realize", "a kernel reads both the old value of a buffer and a value "
+             "computed after an assign overwrites it; realize the old value first (", items[emitted].outputs[0]->line(), ")");
+    done[pick] = true;
+    order.push_back(pick);
+    emitted++;
+    for (size_t u : users[pick]) waiting[u]--;
+  }
+  std::vector<ScheduleItem> sorted;
+  sorted.reserve(n);
+  for (size_t i : order) sorted.push_back(std::move(items[i]));
+  items = std::move(sorted);
+}
 }  // namespace
 
 UOpRef new_buffer(const std::string& device, DType dtype, int64_t size) {
@@ -276,6 +324,8 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
 
   // 2. one kernel per stored node, in topological order
   Schedule out;
+  std::vector<ItemReads> reads;  // what each item reads, for order_items
+  PtrMap<size_t> item_of;        // stored node -> the item computing it
   for (const UOp* n : topo) {
     if (!sc.is_stored(n)) continue;
     Shape shape = sc.shapes(n);
@@ -296,6 +346,8 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
       item.bufs = {out_buf, src_buf};
       item.device = device;
       item.outputs = {n->ref()};
+      item_of.put(n, out.items.size());
+      reads.push_back(src->op == Op::BUFFER || src->realized() ? ItemReads{{}, {src_buf.get()}} : ItemReads{{src}, {}});
       out.items.push_back(std::move(item));
       continue;
     }
@@ -323,6 +375,7 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     };
 
     const UOp* value = Scheduler::stored_value(n);
+    ItemReads rd;
     PtrMap<UOpRef> built;
     std::vector<UOpRef> keep;
     std::vector<std::pair<const UOp*, bool>> stack{{value, false}};
@@ -333,10 +386,13 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
       UOpRef r;
       if (m != n && sc.is_stored(m)) {
         r = global(*sc.stored.find(m), sc.shapes(m));
+        rd.stored.push_back(m);
       } else if (m->op == Op::BUFFER) {
         r = global(m->ref(), {m->arg.as_int()});
+        rd.old_bufs.push_back(m);
       } else if (UOpRef rb = m->realized()) {
         r = global(rb, sc.shapes(m));
+        rd.old_bufs.push_back(rb.get());
       } else if (m->op == Op::CONST && m->nsrc() > 0) {
         r = UOp::make(Op::CONST, m->dtype, {}, m->arg);
       } else if ((m->op == Op::DETACH || m->op == Op::CONTIGUOUS_BACKWARD) && ready) {
@@ -361,18 +417,23 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
     UOpRef g0 = UOp::make(Op::DEFINE_GLOBAL, out_buf->dtype.ptr(out_buf->arg.as_int()), {}, Arg(0));
     UOpRef store = UOp::make(Op::STORE, dtypes::void_, {g0, val});
     item.ast = UOp::make(Op::SINK, dtypes::void_, {store});
+    item_of.put(n, out.items.size());
+    reads.push_back(std::move(rd));
     out.items.push_back(std::move(item));
   }
-  // A root the graph rewrite replaced is realized as its replacement's buffer when that replacement
-  // is stored, or is a reshape of a stored value (same elements, same order); a root that is any
-  // other view stays a lazy view. Inner replaced nodes get no buffer: a lazy value kept across steps
-  // (a running statistic never realized) would then hold every step's intermediate buffers.
+  order_items(out.items, reads, item_of);
+  // A node the graph rewrite replaced is realized as its replacement's buffer, as every stored node
+  // of an unrewritten graph is: a later graph built from the original nodes reads the buffer rather
+  // than recomputing it (the loss read after the optimizer step realized its graph: a recompute would
+  // read the updated weights). A root whose replacement is a reshape of a stored value holds that
+  // buffer too (same elements, same order); a root that is any other view stays a view of its base.
   for (const auto& [orig, repl] : graph.replaced) {
-    if (std::find(user_roots.begin(), user_roots.end(), orig) == user_roots.end()) continue;
     const UOp* n = repl.get();
-    while (n->op == Op::RESHAPE && !is_leaf(n)) n = n->src(0).get();
+    bool root = std::find(user_roots.begin(), user_roots.end(), orig) != user_roots.end();
+    while (root && n->op == Op::RESHAPE && !is_leaf(n)) n = n->src(0).get();
     if (const UOpRef* b = sc.stored.find(n)) out.stored.emplace_back(orig, *b);
   }
+
 
   return out;
 }

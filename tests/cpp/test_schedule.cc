@@ -9,6 +9,7 @@
 #include "femtograd/engine/realize.h"
 #include "femtograd/schedule/schedule.h"
 #include "femtograd/tensor/tensor.h"
+#include "femtograd/tensor/tensor_nn.h"
 
 using namespace fg;
 
@@ -164,4 +165,21 @@ TEST(Schedule, ReduceOfReduceStoresTheInnerOne) {
       want[i * 3 + c] = m;
     }
   expect_near(r.to_vector<float>(), want);
+}
+
+// A kernel reading a buffer's old value runs before the ASSIGN that overwrites it in the same
+// schedule, whatever order the roots come in (a training step's loss, read with the optimizer's
+// update of the weights it was computed from).
+TEST(Schedule, ReadsOfTheOldValueRunBeforeTheAssign) {
+  for (bool assign_first : {true, false}) {
+    Tensor w = Tensor::from_vector<float>({1, 2, 3}, {3});
+    w.realize();
+    Tensor y = (w * 2).sum();
+    Tensor a = w;
+    assign_to(a, w + 10);  // a and w now share the pending assign
+    if (assign_first) Tensor::realize_all({&a, &y});
+    else Tensor::realize_all({&y, &a});
+    EXPECT_EQ(y.item(), 12) << assign_first;
+    EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{11, 12, 13})) << assign_first;
+  }
 }
