@@ -155,13 +155,6 @@ bool apply_opt(OptKernel& k, const Opt& o) {
   return true;
 }
 
-namespace {
-struct Access {
-  const UOp* index;  // the INDEX node
-  bool store;
-  DType dtype;       // element type
-};
-
 std::vector<Access> accesses(const UOpRef& sink) {
   std::vector<Access> out;
   for (const UOp* n : sink->toposort()) {
@@ -171,22 +164,18 @@ std::vector<Access> accesses(const UOpRef& sink) {
   return out;
 }
 
-bool emulated(DType dt) {
-  return dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16 || dt.is_fp8();
-}
-
-// every access walks r with stride 0 or 1, none gated by r, all of one element size
 bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
+  auto emulated = [](DType dt) {
+    return dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16 || dt.is_fp8();
+  };
   *itemsize = 0;
   bool any_contig = false;
   for (const Access& a : acc) {
     auto s = stride_of(a.index->src(1).get(), r);
     if (!s || (*s != 0 && *s != 1)) return false;
-    if (a.index->nsrc() > 2 && !stride_of(a.index->src(2).get(), r)) return false;
-    if (a.index->nsrc() > 2) {
+    if (a.index->nsrc() > 2)  // a gate that depends on r cannot be one mask for the whole vector
       for (const UOp* m : a.index->src(2)->toposort())
         if (m == r) return false;
-    }
     if (*s == 1) {
       if (emulated(a.dtype) || a.dtype.is_bool()) return false;
       if (*itemsize && *itemsize != a.dtype.itemsize()) return false;
@@ -196,6 +185,8 @@ bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
   }
   return any_contig;
 }
+
+namespace {
 // the widest power-of-two lane count up to `widest` that divides the axis (1: none does)
 int64_t vector_width(const UOpRef& axis, int64_t widest) {
   if (axis->src(0)->op != Op::CONST) return 1;

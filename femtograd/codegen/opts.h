@@ -28,6 +28,18 @@ bool apply_opt(OptKernel& k, const Opt& o);
 // The default choice of opts for a target (tinygrad's hand-coded heuristic, in spirit).
 void hand_coded_opts(OptKernel& k, const Target& t);
 
+// A load or store of a kernel: its INDEX node, whether it stores, and its element type.
+struct Access {
+  const UOp* index;
+  bool store;
+  DType dtype;
+};
+std::vector<Access> accesses(const UOpRef& sink);
+// Whether the accesses can become vector loads and stores along range r: each walks r with stride
+// 0 or 1, none is gated by r, and the contiguous ones share one element size (itemsize, set) of a
+// real type (not emulated half/bfloat16/fp8, not bool). False when none is contiguous.
+bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize);
+
 // RANGE nodes of the graph, outermost first, with their kind (lower.h AxisType)
 std::vector<UOpRef> all_ranges(const UOpRef& sink);
 // the constant stride of range r in index expression e (affine in r), or nullopt

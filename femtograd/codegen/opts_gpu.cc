@@ -133,48 +133,10 @@ bool apply_group(OptKernel& k, const Opt& o) {
   return true;
 }
 
-struct Access {
-  const UOp* index;
-  bool store;
-  DType dtype;
-};
-
-std::vector<Access> accesses(const UOpRef& sink) {
-  std::vector<Access> out;
-  for (const UOp* n : sink->toposort()) {
-    if (n->op == Op::LOAD && n->src(0)->op == Op::INDEX) out.push_back({n->src(0).get(), false, n->dtype});
-    if (n->op == Op::STORE && n->src(0)->op == Op::INDEX) out.push_back({n->src(0).get(), true, n->src(1)->dtype});
-  }
-  return out;
-}
-
 bool depends_on(const UOp* e, const UOp* r) {
   for (const UOp* m : e->toposort())
     if (m == r) return true;
   return false;
-}
-
-bool emulated(DType dt) {
-  return dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16 || dt.is_fp8();
-}
-
-// every access walks r with stride 0 or 1, none gated by r, one element size, a real (not
-// emulated, not bool) type where contiguous: the accesses can be vector loads and stores
-bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
-  *itemsize = 0;
-  bool any = false;
-  for (const Access& a : acc) {
-    auto s = stride_of(a.index->src(1).get(), r);
-    if (!s || (*s != 0 && *s != 1)) return false;
-    if (a.index->nsrc() > 2 && depends_on(a.index->src(2).get(), r)) return false;
-    if (*s == 1) {
-      if (emulated(a.dtype) || a.dtype.is_bool()) return false;
-      if (*itemsize && *itemsize != a.dtype.itemsize()) return false;
-      *itemsize = a.dtype.itemsize();
-      any = true;
-    }
-  }
-  return any;
 }
 
 // spreads up to `budget` threads over the output loops, innermost first

@@ -323,14 +323,6 @@ struct CRenderer {
         default: break;
       }
     }
-    if (in.scalar_type().is_bool()) {  // lanes are masks (-1 true, 0 false): logic, not arithmetic
-      switch (u.op) {
-        case Op::ADD: case Op::MAX: case Op::OR: return "(" + s(0) + "|" + s(1) + ")";
-        case Op::MUL: case Op::AND: return "(" + s(0) + "&" + s(1) + ")";
-        case Op::CMPLT: return "(~" + s(0) + "&" + s(1) + ")";  // false < true
-        default: break;
-      }
-    }
     switch (u.op) {
       case Op::ADD: return "(" + s(0) + "+" + s(1) + ")";
       case Op::MUL: return "(" + s(0) + "*" + s(1) + ")";
