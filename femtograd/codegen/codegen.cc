@@ -144,7 +144,7 @@ void estimate_cost(KernelProgram& k) {
     } else if (l->op == Op::END) {
       trips.pop_back();
     } else if (is_alu(l->op) && !l->dtype.is_int() && l->dtype.scalar != ScalarType::Index) {
-      k.flops += trips.back();
+      k.flops += trips.back() * l->dtype.count * (l->op == Op::MULACC ? 2 : 1);  // every lane; a*b+c is 2
     }
   }
   for (const DType& p : k.params) k.bytes += std::max<int64_t>(p.size, 0) * p.base().itemsize();

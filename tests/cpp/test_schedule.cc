@@ -183,3 +183,17 @@ TEST(Schedule, ReadsOfTheOldValueRunBeforeTheAssign) {
     EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{11, 12, 13})) << assign_first;
   }
 }
+
+// DEBUG=2's GFLOP/s and GlobalCounters count every vector lane: a vectorized, upcast 64^3 matmul
+// is 2*64^3 FLOPs (multiplies and adds), not an eighth of it
+TEST(Schedule, FlopCountOfAVectorizedMatmul) {
+  Tensor a = Tensor::from_vector(randv(64 * 64, 11), {64, 64}), b = Tensor::from_vector(randv(64 * 64, 12), {64, 64});
+  a.realize();
+  b.realize();
+  int64_t before = GlobalCounters::get().global_ops;
+  Tensor c = a.matmul(b);
+  c.realize();
+  double ops = static_cast<double>(GlobalCounters::get().global_ops - before), want = 2.0 * 64 * 64 * 64;
+  EXPECT_GT(ops, 0.9 * want);
+  EXPECT_LT(ops, 1.1 * want);
+}
