@@ -223,8 +223,12 @@ void order_items(std::vector<ScheduleItem>& items, const std::vector<ItemReads>&
     size_t pick = n;
     for (size_t i = 0; i < n && pick == n; i++)
       if (!done[i] && waiting[i] == 0) pick = i;
-    FG_CHECK(pick != n, ErrorKind::Value, "realize", "a kernel reads both the old value of a buffer and a value "
-             "computed after an assign overwrites it; realize the old value first (", items[emitted].outputs[0]->line(), ")");
+    if (pick == n) {  // a cycle: name a kernel on it
+      size_t stuck = 0;
+      while (done[stuck]) stuck++;
+      fail(ErrorKind::Value, "realize", "a kernel reads both the old value of a buffer and a value computed after an "
+           "assign overwrites it; realize the old value first (", items[stuck].outputs[0]->line(), ")");
+    }
     done[pick] = true;
     order.push_back(pick);
     emitted++;

@@ -217,7 +217,7 @@ std::vector<std::optional<Tensor>> conv_grad(const Tensor& g, const Tensor&, std
   int64_t bs = x.shape()[0], cout = w.shape()[0], cin = w.shape()[1], rcout = cout / groups;
   int64_t per_image = (prod(Shape(xp.shape().begin() + 1, xp.shape().end())) + prod(Shape(g.shape().begin() + 1, g.shape().end()))) *
                       static_cast<int64_t>(x.dtype().itemsize());
-  int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, per_image));
+  int64_t chunk = std::clamp<int64_t>((int64_t{1} << 20) / std::max<int64_t>(1, per_image), 1, std::max<int64_t>(bs, 1));
   while (bs % chunk != 0) chunk--;
   int64_t nch = bs / chunk;
   Tensor win = pool_windows(xp, K, stride, dil);  // (bs, G*cin, *O, *K): the forward's own view
