@@ -49,9 +49,6 @@ std::optional<int64_t> stride_of(const UOp* e, const UOp* r) {
   return s;
 }
 
-namespace {
-
-// Rebuilds root sources-first; f(original, rebuilt-with-new-sources) gives each node's replacement.
 UOpRef transform(const UOpRef& root, const std::function<UOpRef(const UOp*, UOpRef)>& f) {
   PtrMap<UOpRef> done;
   std::vector<UOpRef> keep;
@@ -68,6 +65,8 @@ UOpRef transform(const UOpRef& root, const std::function<UOpRef(const UOp*, UOpR
   }
   return *done.find(root.get());
 }
+
+namespace {
 
 UOpRef idx_const(int64_t v) { return UOp::cnst_int(dtypes::index, v); }
 

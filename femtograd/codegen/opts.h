@@ -7,6 +7,7 @@
 // Guarantees: every opt keeps the kernel's results (up to float reassociation in UNROLL and
 // VECTOR reduces); an opt whose amount does not divide the axis is rejected.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ std::vector<Access> accesses(const UOpRef& sink);
 // 0 or 1, none is gated by r, and the contiguous ones share one element size (itemsize, set) of a
 // real type (not emulated half/bfloat16/fp8, not bool). False when none is contiguous.
 bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize);
+
+// Rebuilds root sources-first (no recursion); f(original, rebuilt-with-new-sources) gives each node's
+// replacement. The opts' one graph surgery tool.
+UOpRef transform(const UOpRef& root, const std::function<UOpRef(const UOp*, UOpRef)>& f);
 
 // RANGE nodes of the graph, outermost first, with their kind (lower.h AxisType)
 std::vector<UOpRef> all_ranges(const UOpRef& sink);

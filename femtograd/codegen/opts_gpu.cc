@@ -53,25 +53,6 @@ void thread_use(const OptKernel& k, int64_t* threads, int* dims, int64_t* group)
     }
 }
 
-// Rebuilds root sources-first; f(original, rebuilt-with-new-sources) gives each node's replacement.
-template <class F>
-UOpRef transform(const UOpRef& root, F&& f) {
-  PtrMap<UOpRef> done;
-  std::vector<UOpRef> keep;
-  for (const UOp* n : root->toposort()) {
-    std::vector<UOpRef> srcs;
-    bool changed = false;
-    for (const UOpRef& s : n->src()) {
-      srcs.push_back(*done.find(s.get()));
-      changed |= srcs.back().get() != s.get();
-    }
-    UOpRef rebuilt = changed ? n->replace_src(srcs) : n->ref();
-    done.put(n, f(n, std::move(rebuilt)));
-    keep.push_back(n->ref());
-  }
-  return *done.find(root.get());
-}
-
 const UOp* find_loop(const OptKernel& k, int64_t axis) {
   for (const UOpRef& l : k.loops)
     if (axis_of(l.get()) == axis) return l.get();

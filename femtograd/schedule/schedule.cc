@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <queue>
 #include <unordered_map>
 
 #include "femtograd/base/error.h"
@@ -187,7 +189,6 @@ SchedulingGraph prepare_graph(const std::vector<UOpRef>& user_roots, ShapeCache&
   return g;
 }
 
-
 // What a kernel reads: stored values of this schedule (it runs after their kernels) and buffers as
 // they were before the schedule ran (leaves).
 struct ItemReads {
@@ -219,20 +220,22 @@ void order_items(std::vector<ScheduleItem>& items, const std::vector<ItemReads>&
       if (size_t* w = writer.find(b)) edge(i, *w);
   std::vector<size_t> order;
   std::vector<bool> done(n, false);
-  for (size_t emitted = 0; emitted < n;) {
-    size_t pick = n;
-    for (size_t i = 0; i < n && pick == n; i++)
-      if (!done[i] && waiting[i] == 0) pick = i;
-    if (pick == n) {  // a cycle: name a kernel on it
-      size_t stuck = 0;
-      while (done[stuck]) stuck++;
-      fail(ErrorKind::Value, "realize", "a kernel reads both the old value of a buffer and a value computed after an "
-           "assign overwrites it; realize the old value first (", items[stuck].outputs[0]->line(), ")");
-    }
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;  // earliest first
+  for (size_t i = 0; i < n; i++)
+    if (waiting[i] == 0) ready.push(i);
+  while (!ready.empty()) {
+    size_t pick = ready.top();
+    ready.pop();
     done[pick] = true;
     order.push_back(pick);
-    emitted++;
-    for (size_t u : users[pick]) waiting[u]--;
+    for (size_t u : users[pick])
+      if (--waiting[u] == 0) ready.push(u);
+  }
+  if (order.size() < n) {  // a cycle: name a kernel on it
+    size_t stuck = 0;
+    while (done[stuck]) stuck++;
+    fail(ErrorKind::Value, "realize", "a kernel reads both the old value of a buffer and a value computed after an "
+         "assign overwrites it; realize the old value first (", items[stuck].outputs[0]->line(), ")");
   }
   std::vector<ScheduleItem> sorted;
   sorted.reserve(n);
