@@ -20,13 +20,12 @@ const char* opt_kind_name(Opt::Kind k) {
     case Opt::Kind::LOCAL: return "LOCAL";
     case Opt::Kind::GROUP: return "GROUP";
     case Opt::Kind::GROUPTOP: return "GROUPTOP";
+    case Opt::Kind::BLOCK: return "BLOCK";
   }
   return "?";
 }
 
-std::string opt_str(const Opt& o) {
-  return std::string(opt_kind_name(o.kind)) + "(" + std::to_string(o.axis) + ", " + std::to_string(o.amount) + ")";
-}
+std::string opt_str(const Opt& o) { return o.str(); }
 
 namespace {
 
