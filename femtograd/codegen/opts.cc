@@ -289,6 +289,13 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
       tiled.push_back(l->arg.as_ints()[0]);
     }
     if (vec_axis && budget >= 2) apply_opt(k, {Opt::Kind::UPCAST, vec_axis->arg.as_ints()[0], 2});
+    // a vector reduce with no tile adds into one accumulator: every add waits for the one before
+    // (3-4 cycles), a quarter of what the loads could feed; four partial sums break the chain
+    if (vec_reduce && tiled.empty()) {
+      int64_t id = reduces.back()->arg.as_ints()[0];
+      for (int64_t amt : {4, 2})
+        if (apply_opt(k, {Opt::Kind::UNROLL, id, amt})) break;
+    }
     // 4. cache blocking (a GEMM's loop order): a tile of the vector axis reads a strip of an operand
     //    that does not depend on the tiled axis; walking the tiled axis in blocks of 16 tiles, with
     //    the vector axis between the block loop and the tiles, keeps that strip in L1 for 16 tiles
