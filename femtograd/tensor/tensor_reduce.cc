@@ -126,11 +126,11 @@ Tensor panel_packed(const Tensor& b, int64_t m) {
   if (!getenv_int(Flag::MATMUL_PACK)) return b;
   DType dt = b.dtype();
   if (!dt.is_float() || (dt.itemsize() != 4 && dt.itemsize() != 8)) return b;
-  Target t = target_for(get_device(b.device()));
-  if (t.gpu) return b;
-  int64_t panel = 2 * t.vector_bytes / dt.itemsize();
   int64_t k = b.shape(-2), n = b.shape(-1);
-  if (m < 32 || k < 16 || n < 2 * panel || n % panel != 0 || k * n * dt.itemsize() < (64 << 10)) return b;
+  if (m < 32 || k < 16 || k * n * dt.itemsize() < (64 << 10)) return b;
+  Target t = target_for(get_device(b.device()));
+  int64_t panel = 2 * t.vector_bytes / dt.itemsize();
+  if (t.gpu || n < 2 * panel || n % panel != 0) return b;
   Shape split(b.shape().begin(), b.shape().end() - 1);
   split.insert(split.end(), {n / panel, panel});  // (..., k, n/panel, panel)
   std::vector<int64_t> swap;
