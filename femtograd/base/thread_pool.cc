@@ -187,7 +187,9 @@ void ThreadPool::run(int64_t n, const RangeFn& fn, int64_t chunks, int threads) 
 
 int num_threads() {
   int64_t t = getenv_int(Flag::THREADS);
-  if (t <= 0) t = std::max(1u, std::thread::hardware_concurrency());
+  // hardware_concurrency() reads the affinity mask or /sys on every call (~10 us): ask once
+  static const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (t <= 0) t = cores;
   return static_cast<int>(std::min<int64_t>(t, kMaxWorkers + 1));
 }
 

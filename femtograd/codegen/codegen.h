@@ -34,6 +34,7 @@ struct KernelProgram {
   UOpRef parallel_range;             // CPU: the loop run over [lo, hi) per thread; null: none
   int64_t global_size[3] = {1, 1, 1};
   int64_t local_size[3] = {1, 1, 1};
+  int64_t grain = 1;                 // CPU: fewest parallel_range iterations per thread (LaunchDims::grain)
   int64_t flops = 0, bytes = 0;      // estimates for DEBUG=2 (GFLOP/s, GB/s)
   UOpRef ast;                        // the AST this came from
   std::vector<Opt> opts;          // the optimizations applied

@@ -24,6 +24,7 @@ namespace fg {
 struct LaunchDims {
   int64_t global[3] = {1, 1, 1};
   int64_t local[3] = {1, 1, 1};
+  int64_t grain = 1;  // CPU: the fewest outer iterations worth a thread's wake-up (small kernels run on one)
 };
 
 class Compiler {
