@@ -18,8 +18,8 @@ struct Target {
 
 // One optimization of a kernel's loops (codegen/opts.h says what each does).
 struct Opt {
-  // LOCAL, GROUP and GROUPTOP are GPU opts (codegen/opts_gpu.h)
-  enum class Kind { UPCAST, UNROLL, VECTOR, LOCAL, GROUP, GROUPTOP };
+  // LOCAL, GROUP and GROUPTOP are GPU opts (codegen/opts_gpu.h), STAGE too (codegen/stage_local.h)
+  enum class Kind { UPCAST, UNROLL, VECTOR, LOCAL, GROUP, GROUPTOP, STAGE };
   Kind kind;
   int64_t axis;    // the RANGE's axis id (output axes 0..n-1, reduce axes 1000+)
   int64_t amount;
