@@ -191,7 +191,8 @@ def test_assign_writes_in_place():
   before = id(t)
   t.assign(t * 2).realize()
   assert id(t) == before and t.tolist() == [2.0, 4.0, 6.0]
-  np.testing.assert_array_equal(view, [2.0, 4.0, 6.0])  # the same buffer, written in place
+  if Device.DEFAULT == "CPU":  # numpy() of a CPU tensor views its buffer (elsewhere it is a copy)
+    np.testing.assert_array_equal(view, [2.0, 4.0, 6.0])  # the same buffer, written in place
   t.assign([0.0, 0.0, 1.0])
   assert t.tolist() == [0.0, 0.0, 1.0]
   t.assign(t.flip(0))  # reads its own buffer shifted: stored first, then written
