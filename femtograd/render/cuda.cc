@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <numeric>
 #include <sstream>
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/lower.h"
+#include "femtograd/codegen/stage_local.h"
 
 namespace fg {
 namespace {
@@ -104,6 +107,16 @@ template <int OP, int K, class T> __device__ __forceinline__ T fg_group_reduce(T
   return v;
 }
 )";
+
+// a number the integer value e is always a multiple of (1 when nothing is known)
+int64_t known_multiple(const UOp* e) {
+  switch (e->op) {
+    case Op::CONST: return e->arg.to_int() == 0 ? int64_t(1) << 40 : std::abs(e->arg.to_int());
+    case Op::ADD: return std::gcd(known_multiple(e->src(0).get()), known_multiple(e->src(1).get()));
+    case Op::MUL: return std::min(known_multiple(e->src(0).get()) * known_multiple(e->src(1).get()), int64_t(1) << 40);
+    default: return 1;
+  }
+}
 
 std::string render_const(const UOp& c, const std::string& index_type) {
   DType dt = c.dtype.scalar_type();
@@ -293,6 +306,12 @@ struct CUDARenderer {
     return ptr;
   }
 
+  // a vector access of a shared-memory tile (16-byte aligned) at an index that is a multiple of
+  // the vector width: no run-time alignment check
+  static bool aligned(const UOp& idx, int width) {
+    return idx.src(0)->op == Op::DEFINE_LOCAL && known_multiple(idx.src(1).get()) % width == 0;
+  }
+
   static std::string special_var(const std::string& n) {
     static const char* dims[3] = {"x", "y", "z"};
     FG_CHECK(n.size() == 5 && (n.starts_with("gidx") || n.starts_with("lidx")) && n[4] >= '0' && n[4] <= '2',
@@ -309,6 +328,7 @@ struct CUDARenderer {
       }
       case Op::RANGE: {
         std::string r = set(&u, "ridx" + std::to_string(u.arg.as_ints()[0]));
+        if (u.arg.as_ints()[0] >= kStageInnerAxis && u.arg.as_ints()[1] == AXIS_REDUCE) line("#pragma unroll");
         line("for (" + index_type + " " + r + " = 0; " + r + " < " + name(u.src(0).get()) + "; " + r + "++) {");
         indent++;
         return;
@@ -320,6 +340,12 @@ struct CUDARenderer {
         line(type(u.dtype) + " " + a + " = " + name(u.src(0).get()) + ";");
         return;
       }
+      case Op::DEFINE_LOCAL: {
+        std::string a = set(&u, "smem" + std::to_string(u.arg.as_int()));
+        line("__shared__ __align__(16) " + storage_type(u.dtype.base()) + " " + a + "[" + std::to_string(u.dtype.size) + "];");
+        return;
+      }
+      case Op::BARRIER: line("__syncthreads();"); return;
       case Op::INDEX: set(&u, ""); return;  // printed by the LOAD or STORE that uses it
       case Op::LOAD: {
         const UOp& idx = *u.src(0);
@@ -333,6 +359,7 @@ struct CUDARenderer {
             lanes += " " + v + ".v[" + std::to_string(i) + "] = p_[" + std::to_string(i) + "];";
           std::string ld = "{ const auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
                            ") - 1)) == 0) " + v + " = *(const " + t + "*)p_; else {" + lanes + " } }";
+          if (aligned(idx, u.dtype.count)) ld = v + " = *(const " + t + "*)(" + buf + " + " + off + ");";
           if (idx.nsrc() > 2) line("if (" + name(idx.src(2).get()) + ") " + ld + " else " + v + " = " + name(u.src(1).get()) + ";");
           else line(ld);
           return;
@@ -353,6 +380,10 @@ struct CUDARenderer {
           std::string t = type(vt), lanes;
           for (int i = 0; i < vt.count; i++)
             lanes += " p_[" + std::to_string(i) + "] = " + v + ".v[" + std::to_string(i) + "];";
+          if (aligned(dst, vt.count)) {
+            line(guard + "*(" + t + "*)(" + buf + " + " + off + ") = " + v + ";");
+            return;
+          }
           line(guard + "{ auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
                ") - 1)) == 0) *(" + t + "*)p_ = " + v + "; else {" + lanes + " } }");
           return;

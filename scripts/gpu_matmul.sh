@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One device call for the fp32 matmul work: build (as scripts/gpu_check.sh), the CUDA C++ tests, then
+# bench/gpu.py's matmul and jit rows once per FG_STAGE tile setting given ("tj,ti,lj,li,bk"; "" is
+# the heuristic's choice). Logs go to $OUT.
+#   bash scripts/gpu_matmul.sh "" "8,8,16,16,16" ...
+set -u
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 CACHEDIR=/tmp/fg-cache
+extra=()
+[ -d .gpucarry ] && extra+=(-DGTEST_ROOT="$PWD/.gpucarry")
+if [ -d .gpucarry ] && [ ! -f /usr/include/zlib.h ]; then
+  extra+=(-DZLIB_ROOT="$PWD/.gpucarry"); export LD_LIBRARY_PATH="$PWD/.gpucarry/lib:${LD_LIBRARY_PATH:-}"
+fi
+[ -x /usr/bin/g++ ] && extra+=(-DCMAKE_CXX_COMPILER=/usr/bin/g++ -DCMAKE_C_COMPILER=/usr/bin/gcc)
+t0=$(date +%s)
+cmake -G Ninja -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFG_BENCH=OFF -DFG_EXAMPLES=OFF \
+  -DPython_EXECUTABLE="$(python3 -c 'import sys; print(sys.executable)')" "${extra[@]}" >"$OUT/cmake.log" 2>&1 \
+  || { tail -30 "$OUT/cmake.log"; exit 1; }
+ninja -C build-gpu -j"$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
+echo "build: $(( $(date +%s) - t0 )) s"
+DEV=CUDA timeout 300 ./build-gpu/fg_tests --gtest_brief=1 --gtest_filter="${GTEST_FILTER:-Cuda*:TinyJit*}" >"$OUT/cpp_cuda.log" 2>&1
+echo "C++ tests: rc=$?"; grep -E "PASSED|FAILED|SKIPPED|Failure|error" "$OUT/cpp_cuda.log" | head -30
+for cfg in "$@"; do
+  echo "== FG_STAGE='$cfg'"
+  FG_STAGE="$cfg" timeout 240 python3 bench/gpu.py --only "${ONLY:-matmul,jit}" 2>&1 | tail -n +3 | tee -a "$OUT/bench.log"
+done
