@@ -221,6 +221,15 @@ struct CUDARenderer {
   static std::string math(const char* fn, DType dt, const std::string& a) {
     return std::string(fn) + (dt.scalar == ScalarType::Float64 ? "" : "f") + "(" + a + ")";
   }
+  // Transcendentals: the exact (libdevice) functions for float32 and float64. float16, bfloat16 and
+  // fp8 compute in float and round to at most 11 significant bits, so the hardware approximations
+  // (a few float ulp) change nothing there: log2 becomes one lg2.approx instruction (exp2f is one
+  // ex2.approx already). sin keeps its range reduction: sin.approx loses accuracy for large
+  // arguments, which half types hold (up to 65504).
+  static std::string fast_or_exact(Op op, DType dt, const std::string& a) {
+    if (op == Op::LOG2 && is_emulated(dt.scalar)) return "__log2f(" + a + ")";
+    return math(op == Op::EXP2 ? "exp2" : op == Op::LOG2 ? "log2" : op == Op::SIN ? "sin" : "sqrt", dt, a);
+  }
 
   // one lane of an ALU op; s are the operands' expressions, dt the (scalar) result type
   std::string alu(Op op, DType dt, DType in, const std::vector<std::string>& s) {
@@ -242,10 +251,7 @@ struct CUDARenderer {
         return "((" + s[0] + ">" + s[1] + ")?" + s[0] + ":" + s[1] + ")";
       case Op::WHERE: return "(" + s[0] + "?" + s[1] + ":" + s[2] + ")";
       case Op::MULACC: return "((" + s[0] + "*" + s[1] + ")+" + s[2] + ")";
-      case Op::EXP2: return math("exp2", dt, s[0]);
-      case Op::LOG2: return math("log2", dt, s[0]);
-      case Op::SIN: return math("sin", dt, s[0]);
-      case Op::SQRT: return math("sqrt", dt, s[0]);
+      case Op::EXP2: case Op::LOG2: case Op::SIN: case Op::SQRT: return fast_or_exact(op, dt, s[0]);
       case Op::TRUNC: return dt.is_float() ? math("trunc", dt, s[0]) : s[0];
       case Op::RECIP: return "(" + std::string(dt.scalar == ScalarType::Float64 ? "1.0" : "1.0f") + "/" + s[0] + ")";
       case Op::POW: return (dt.scalar == ScalarType::Float64 ? "pow(" : "powf(") + s[0] + "," + s[1] + ")";

@@ -153,6 +153,20 @@ TEST(CudaCodegen, MatmulStagesTilesInSharedMemory) {
   EXPECT_THROW(codegen(asts[0], cuda_target(), &uneven), Error);  // 48 does not divide 2048
 }
 
+// log2 of a half type takes the hardware approximation (its error is far below half precision);
+// float32 keeps the exact libdevice function
+TEST(CudaCodegen, FastLog2OnlyForHalfTypes) {
+  for (DType dt : {dtypes::float16, dtypes::bfloat16, dtypes::float32}) {
+    auto asts = kernel_asts({cpu(randv(64, 3), {64}).abs().add(0.5).cast(dt).log2()});
+    ASSERT_EQ(asts.size(), 1u);
+    std::string src = render_cuda(codegen(asts[0], cuda_target()));
+    bool half = dt != dtypes::float32;
+    EXPECT_EQ(src.find("__log2f(") != std::string::npos, half) << dt.name() << "\n" << src;
+    if (!half) EXPECT_NE(src.find("log2f("), std::string::npos) << src;
+    if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  }
+}
+
 TEST(CudaCodegen, ExplicitOptsAndMaskedThreads) {
   auto asts = kernel_asts({cpu(randv(100, 1), {100}).add(1)});
   ASSERT_EQ(asts.size(), 1u);
