@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One device call for the fp32 matmul work: build (as scripts/gpu_check.sh), the CUDA C++ tests, then
-# bench/gpu.py's matmul and jit rows once per FG_STAGE tile setting given ("tj,ti,lj,li,bk"; "" is
-# the heuristic's choice). Logs go to $OUT.
-#   bash scripts/gpu_matmul.sh "" "8,8,16,16,16" ...
+# One quick device call for GPU codegen work: build (as scripts/gpu_check.sh), the CUDA and JIT C++
+# tests (GTEST_FILTER), then bench/gpu.py's rows named in ONLY (default: matmul and jit). Logs go to
+# $OUT. (Tile settings were compared by a temporary switch in gpu_hand_coded_opts; see
+# docs/benchmarks.md.)
+#   ONLY=matmul bash scripts/gpu_matmul.sh
 set -u
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -21,7 +22,4 @@ ninja -C build-gpu -j"$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILE
 echo "build: $(( $(date +%s) - t0 )) s"
 DEV=CUDA timeout 300 ./build-gpu/fg_tests --gtest_brief=1 --gtest_filter="${GTEST_FILTER:-Cuda*:TinyJit*}" >"$OUT/cpp_cuda.log" 2>&1
 echo "C++ tests: rc=$?"; grep -E "PASSED|FAILED|SKIPPED|Failure|error" "$OUT/cpp_cuda.log" | head -30
-for cfg in "$@"; do
-  echo "== FG_STAGE='$cfg'"
-  FG_STAGE="$cfg" timeout 240 python3 bench/gpu.py --only "${ONLY:-matmul,jit}" 2>&1 | tail -n +3 | tee -a "$OUT/bench.log"
-done
+timeout 240 python3 bench/gpu.py --only "${ONLY:-matmul,jit}" 2>&1 | tail -n +3 | tee -a "$OUT/bench.log"

@@ -153,8 +153,8 @@ bool staged_tile(OptKernel& k, const std::vector<UOpRef>& picked, const std::vec
   struct Cfg {
     int64_t tj, ti, lj, li, bk;
   };
-  // measured on an H100 (docs/benchmarks.md): 128x128 with 16-step tiles 36-38 TFLOP/s from 2048^3
-  // up; 64x128 for 1024^3, where 128x128 leaves 64 blocks for 132 SMs
+  // measured on an H100 (docs/benchmarks.md): 128x128 with 16-step tiles 40.6-41.8 TFLOP/s from
+  // 2048^3 up; 64x128 for 1024^3, where 128x128 leaves 64 blocks for 132 SMs
   const Cfg cfgs[] = {{8, 8, 16, 16, 16}, {4, 8, 16, 16, 16}, {4, 4, 16, 16, 8}};
   int64_t sj = size_of(picked[0].get()), si = size_of(picked[1].get()), n = size_of(r), other = 1;
   for (const UOpRef& l : k.loops)

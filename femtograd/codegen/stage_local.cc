@@ -155,6 +155,28 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
     auto it = extent.find(axis);
     return it == extent.end() ? int64_t(1) : it->second;
   };
+  // An output axis split as ((thread*U + upcast)*V + lane) (VECTOR, then UPCAST, then LOCAL) keeps
+  // its tile upcast-major: position (upcast*threads + thread)*V + lane, so that the threads of a warp
+  // read consecutive 16-byte vectors (no bank conflicts) while each lane group stays contiguous.
+  struct Split {
+    int64_t v = 1, u = 1, l = 1;
+    bool ok = true;
+  };
+  std::map<int64_t, Split> splits;
+  for (const Opt& o : k.applied) {
+    if (o.kind == Opt::Kind::STAGE) continue;
+    Split& sp = splits[o.axis];
+    if (o.kind == Opt::Kind::VECTOR) sp.ok &= sp.u == 1 && sp.l == 1 && sp.v == 1, sp.v *= o.amount;
+    if (o.kind == Opt::Kind::UPCAST) sp.ok &= sp.l == 1, sp.u *= o.amount;
+    if (o.kind == Opt::Kind::LOCAL) sp.l *= o.amount;
+  }
+  auto position = [&](int64_t axis, const UOpRef& c, int64_t w) -> UOpRef {
+    auto it = splits.find(axis);
+    if (it == splits.end()) return c;
+    const Split& sp = it->second;
+    if (!sp.ok || sp.v == 1 || sp.u == 1 || sp.l == 1 || sp.v % w != 0) return c;
+    return idiv(c, sp.v) % sp.u * (sp.l * sp.v) + idiv(c, sp.v * sp.u) * sp.v + c % sp.v;
+  };
   int64_t nthreads = 1;
   UOpRef tid;
   for (const UOpRef& l : lidx) {
@@ -170,6 +192,7 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
     std::vector<int64_t> axes, strides, order;  // order: coordinate positions, outermost first
     std::vector<UOpRef> base;                   // per coordinate: the block's first value
     std::vector<int64_t> lstride;               // per coordinate: stride in the tile
+    int64_t w = 1;                              // lanes of the fill's loads
     UOpRef local;
   };
   std::map<int64_t, Input> inputs;
@@ -237,6 +260,7 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
     DType st = in.local->dtype.base().scalar_type();
     int64_t w = 16 / st.itemsize();
     if (in.strides[inner] != 1 || ext(in.axes[inner]) % w != 0 || size % (nthreads * w) != 0) w = 1;
+    in.w = w;
     FG_CHECK(size % nthreads == 0, ErrorKind::Value, "codegen", "STAGE: a tile of ", size,
              " elements does not split over ", nthreads, " threads");
     for (int64_t q = 0; q < size / (nthreads * w); q++) {
@@ -250,7 +274,7 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
       UOpRef gi = idx_const(in.c0), li = idx_const(0);
       for (size_t j = 0; j < nc; j++) {
         gi = gi + (in.base[j] + f[j]) * in.strides[j];
-        li = li + f[j] * in.lstride[j];
+        li = li + position(in.axes[j], f[j], w) * in.lstride[j];
       }
       gi = simplify(gi), li = simplify(li);
       UOpRef v = UOp::make(Op::LOAD, st.vec(w), {UOp::make(Op::INDEX, in.buf->dtype, {in.buf->ref(), gi})});
@@ -278,7 +302,7 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
     UOpRef li = idx_const(0);
     for (size_t j = 0; j < mark->nsrc(); j++) {
       int64_t e = ext(in.axes[j]);
-      if (e > 1) li = li + (mark->src(j) % e) * in.lstride[j];
+      if (e > 1) li = li + position(in.axes[j], mark->src(j) % e, in.w) * in.lstride[j];
     }
     UOpRef index = UOp::make(Op::INDEX, in.local->dtype, {in.local, simplify(li)});
     reads.put(u, UOp::make(Op::LOAD, u->dtype, {index, UOp::cnst(u->dtype, 0), after}));
