@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
-from femtograd import Context, Device, Tensor, TinyJit  # noqa: E402
+from femtograd import Context, Device, Tensor, TinyJit, dtypes  # noqa: E402
 
 # open femtograd's devices (and its CPU thread pool) before PyTorch loads: on the H100 image, a CPU
 # device first opened after `import torch` crashed (see docs/benchmarks.md)
@@ -55,6 +55,8 @@ def time_calls(fn, sync, target_s=0.25, min_iters=3):
 
 
 def to_fg(t: torch.Tensor) -> Tensor:
+  if t.dtype == torch.bfloat16:  # numpy has no bfloat16: the values go over as float32 (exact)
+    return Tensor(t.detach().float().cpu().numpy(), device=DEV, dtype=dtypes.bfloat16).realize()
   return Tensor(t.detach().cpu().numpy(), device=DEV).realize()
 
 
@@ -73,8 +75,9 @@ def bench(name: str, size: str, fg_fn, torch_fn, inputs, bytes_moved=0, flops=0)
   fin = [to_fg(x) for x in inputs]
   want = torch_fn(*tin)
   jit = TinyJit(lambda *xs: fg_fn(*xs).realize())
-  got = jit(*fin).numpy()
-  err = rel_err(got, want.detach().cpu().numpy())
+  out = jit(*fin)
+  got = (out.cast(dtypes.float32) if out.dtype == dtypes.bfloat16 else out).numpy()
+  err = rel_err(got, want.detach().float().cpu().numpy())
   t_fg = time_calls(lambda: jit(*fin), sync_fg)
   t_pt = time_calls(lambda: torch_fn(*tin), sync_torch)
   unit = "TFLOP/s" if flops else "GB/s"
@@ -128,6 +131,12 @@ def main():
   for s in ([1024, 2048] if args.quick else [1024, 2048, 4096, 8192]):
     a, b = torch.randn(s, s), torch.randn(s, s)
     bench("matmul fp32", f"{s}^3", lambda x, y: x @ y, lambda x, y: x @ y, [a, b], flops=2 * s ** 3)
+  # half types: femtograd on CUDA cores (loads widened to float, float accumulators, one rounding at
+  # the end); PyTorch's cuBLAS takes the tensor cores, so the ratio is CUDA cores against tensor cores
+  for name, dt in (("matmul fp16", torch.float16), ("matmul bf16", torch.bfloat16)):
+    for s in ([1024, 2048] if args.quick else [1024, 2048, 4096, 8192]):
+      a, b = torch.randn(s, s).to(dt), torch.randn(s, s).to(dt)
+      bench(name, f"{s}^3", lambda x, y: x @ y, lambda x, y: x @ y, [a, b], flops=2 * s ** 3)
   # ResNet-50's 3x3 conv of stage 1: (32, 64, 56, 56) * (64, 64, 3, 3), padding 1
   x, w = torch.randn(32, 64, 56, 56), torch.randn(64, 64, 3, 3) * 0.05
   bench("conv2d 3x3", "32x64x56x56", lambda x, w: x.conv2d(w, padding=1),

@@ -4,6 +4,8 @@
 # supplies GoogleTest and zlib where the machine lacks them.
 #   bash scripts/gpu_check.sh [quick]
 # SKIP_CPP=1, SKIP_PY=1, SKIP_BENCH=1 leave a step out (several calls within one lease).
+# DEMO=1 also trains the Fashion-MNIST demo on DEV=CUDA (examples/beautiful_mnist, `make demo`'s
+# settings) from FASHION_DIR (default .gpudata/fashion-mnist: carry the four IDX .gz files there).
 set -u
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -38,6 +40,13 @@ DEV=CUDA timeout ${PY_TIMEOUT:-200} python3 -m pytest tests/python -q --timeout=
 echo "Python tests on DEV=CUDA: rc=$? in $(( $(date +%s) - t0 )) s"
 grep -E "op conformance|passed|failed" "$OUT/py_cuda.log" | tail -4
 grep -E "^FAILED" "$OUT/py_cuda.log" | head -30
+fi
+if [ -n "${DEMO:-}" ]; then
+t0=$(date +%s)
+DEV=CUDA timeout ${DEMO_TIMEOUT:-300} ./build-gpu/examples/beautiful_mnist --target 90 \
+  --data "${FASHION_DIR:-.gpudata/fashion-mnist}" >"$OUT/demo_cuda.log" 2>&1
+echo "demo on DEV=CUDA: rc=$? in $(( $(date +%s) - t0 )) s"
+tr '\r' '\n' <"$OUT/demo_cuda.log" | grep -v "^\[" | tail -6
 fi
 [ -n "${SKIP_BENCH:-}" ] && exit 0
 t0=$(date +%s)
