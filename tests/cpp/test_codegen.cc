@@ -141,6 +141,7 @@ TEST(Codegen, EveryOptKeepsTheResult) {
 // kernel), and the matmul kernel reads them with plain affine indices (no div/mod left once the
 // vector and tile splits line up with the panels), in row blocks (BLOCK) for the caches.
 TEST(Codegen, PackedMatmulIsBlockedAndReadsPanelsContiguously) {
+  Context cpu{{"DEV", "CPU"}};  // panels are a CPU layout (on DEV=CUDA the matmul stages tiles)
   Tensor a = Tensor::from_vector(iota(256 * 128), {256, 128}), b = Tensor::from_vector(iota(128 * 192), {128, 192});
   auto sched = create_schedule({a.matmul(b).uop()});
   ASSERT_EQ(sched.items.size(), 2u);
