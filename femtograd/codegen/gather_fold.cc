@@ -3,6 +3,7 @@
 #include "femtograd/codegen/gather_fold.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "femtograd/base/ptr_map.h"
@@ -41,6 +42,17 @@ bool is_range_or_cast(const UOp* s, const UOp* r) {
   if (!dt.is_int() || dt.is_bool() || dt.count != 1 || dt.scalar == ScalarType::UInt64)
     return false;
   return r->vmin() >= 0 && r->vmax() <= dt.int_max();
+}
+
+// c when s is r + c (r possibly cast as above) and the sum never wraps in its dtype: then s == e
+// picks r = e - c
+std::optional<int64_t> range_offset(const UOp* s, const UOp* r) {
+  if (is_range_or_cast(s, r)) return 0;
+  if (s->op != Op::ADD || s->src(1)->op != Op::CONST || !is_range_or_cast(s->src(0).get(), r))
+    return std::nullopt;
+  __int128 c = s->src(1)->arg.to_int();
+  if (r->vmin() + c < s->dtype.int_min() || r->vmax() + c > s->dtype.int_max()) return std::nullopt;
+  return static_cast<int64_t>(c);
 }
 
 // x with r replaced by re; every INDEX whose address depended on r gets `valid` as (part of) its
@@ -125,13 +137,15 @@ UOpRef fold(const UOp* red) {
       if (r->op != Op::RANGE) continue;
       const UOpRef* e = nullptr;
       const auto& [a, b] = k.eq_sides[i];
-      if (is_range_or_cast(a.get(), r))
+      std::optional<int64_t> c = range_offset(a.get(), r);
+      if (c)
         e = &b;
-      else if (is_range_or_cast(b.get(), r))
+      else if ((c = range_offset(b.get(), r)))
         e = &a;
       if (!e || !(*e)->dtype.is_int() || (*e)->dtype.is_bool() || depends_on(e->get(), r)) continue;
-      // r := e as an index; valid when it lies in the range's loop
+      // r := e - c as an index; valid when it lies in the range's loop
       UOpRef re = (*e)->dtype == dtypes::index ? *e : (*e)->cast(dtypes::index);
+      if (*c != 0) re = re - *c;
       UOpRef valid = re->lt(0)->logical_not() & re->lt(r->src(0));
       std::vector<UOpRef> rest;
       for (size_t j = 0; j < k.conj.size(); j++)

@@ -5,9 +5,10 @@
 //     -> REDUCE(op, WHERE(0 <= e < n & c1(e) & .. & ck(e), v(e), identity), rs...)
 // for a reduce range r of n iterations and any e in which r does not appear; with rs empty the
 // REDUCE goes. r may be compared through a cast to an int dtype that holds 0..n-1 (the arange's
-// dtype). Every load in v(e) whose address depended on r is gated on the new validity, so an
-// out-of-range e reads nothing and gives the identity, as the loop did. The results agree with
-// the loop exactly, except that an ADD may give +0.0 where the loop summed -0.0 + 0.
+// dtype), and with a constant added (r + c == e picks r = e - c). Every load in v(e) whose address
+// depended on r is gated on the new validity, so an out-of-range e reads nothing and gives the
+// identity, as the loop did. The results agree with the loop exactly, except that an ADD may give
+// +0.0 where the loop summed -0.0 + 0.
 #pragma once
 #include "femtograd/ir/pattern_matcher.h"
 

@@ -254,8 +254,8 @@ TEST(GatherFold, BatchFromALargeTableIsOneLoadPerElement) {
 }
 
 TEST(GatherFold, SelectsWrittenOtherWays) {
-  // the rule is not tied to getitem: != with the branches swapped, MAX with -inf, MUL with 1, an
-  // extra condition on the range (kept, at the picked index) and an index compared the other way
+  // the rule is not tied to getitem: != with the branches swapped, MAX with -inf, MUL with 1, the
+  // range with an offset, an extra condition on the range (kept, at the picked index)
   Arr<double> a = rand_arr({5, 23}, dt::float32, -10, 10, 31);
   Tensor x = to_tensor(a, dt::float32);
   Arr<int64_t> ia({5}, rand_ints(5, 0, 22, 32));
@@ -275,6 +275,10 @@ TEST(GatherFold, SelectsWrittenOtherWays) {
   Tensor one = Tensor::const_(1.0, dt::float32, {}, x.device());
   check_folded(i.eq(ar).where(x, one).reduce(Op::MUL, {1}, false), 23, ref(pick),
                "where(i == r, x, 1).prod()");
+  Tensor ar1 = ar.add(Tensor::const_(1, dt::int32, {}, x.device()));
+  check_folded(ar1.eq(i).where(x, zero).sum({1}), 23,
+               ref([&](int64_t b, int64_t k) { return k >= 1 ? pick(b, k - 1) : 0.0; }),
+               "where(r + 1 == i, x, 0).sum()");
   Tensor low = ar.lt(Tensor::const_(11, dt::int32, {}, x.device()));
   check_folded(i.eq(ar).bitwise_and(low).where(x, zero).sum({1}), 23,
                ref([&](int64_t b, int64_t k) { return k < 11 ? pick(b, k) : 0.0; }),
