@@ -1,7 +1,8 @@
 // The codegen pipeline, one step per line in codegen():
 //   1. iteration shape: merge output axes that every access walks contiguously (fewer loops)
 //   2. lower: movement ops become index math over RANGEs (lower.cc)
-//   3. symbolic: simplify index math, masks and constants (ir/symbolic)
+//   3. symbolic: simplify index math, masks and constants (ir/symbolic); a reduce that picks one
+//      element by an index compare becomes an indexed load (gather_fold.cc)
 //   4. linearize: place every node in its loop; reduces become accumulators (linearize.cc)
 #include "femtograd/codegen/codegen.h"
 
@@ -9,6 +10,7 @@
 #include <cstdio>
 
 #include "femtograd/base/error.h"
+#include "femtograd/codegen/gather_fold.h"
 #include "femtograd/codegen/linearize.h"
 #include "femtograd/codegen/lower.h"
 #include "femtograd/codegen/opts.h"
@@ -22,6 +24,14 @@
 namespace fg {
 
 namespace {
+// The lowered kernel simplified: symbolic rules, and gathers folded into indexed loads (one pass,
+// so the folded loads' index math simplifies with the rest)
+UOpRef simplify_lowered(const UOpRef& sink) {
+  static const PatternMatcher base = symbolic() + gated_loads(), with_gather = base + gather_fold();
+  if (getenv_int(Flag::FOLD_GATHER) == 0) return graph_rewrite(sink, base, "symbolic: index math");
+  return graph_rewrite(sink, with_gather, "symbolic: index math, gathers");
+}
+
 // Coefficients of the output ranges in an index expression, when it is affine in them.
 struct Affine {
   bool ok = true;
@@ -65,7 +75,7 @@ IterationInfo analyze_iteration(const UOpRef& ast) {
   for (int64_t d : ShapeCache()(store->src(1).get()))
     if (d != 1) shape.push_back(d);  // size-1 axes never have a loop
   Lowered low = lower_kernel(ast, shape);
-  UOpRef sink = graph_rewrite(low.sink, symbolic(), "symbolic: index math");
+  UOpRef sink = simplify_lowered(low.sink);
   size_t n = shape.size();
   std::vector<const UOp*> ranges;
   for (const UOpRef& r : low.out_ranges) ranges.push_back(r.get());
@@ -157,7 +167,7 @@ OptimizedKernel optimize_kernel(const UOpRef& ast, const Target& target, const s
   const Shape& iter = info.shape;
   bool reuse = iter == info.low.out_shape;  // no axes merged: lowered already
   Lowered low = reuse ? std::move(info.low) : lower_kernel(ast, iter);
-  OptKernel ok{reuse ? std::move(info.sink) : graph_rewrite(low.sink, symbolic(), "symbolic: index math"), {}, {}};
+  OptKernel ok{reuse ? std::move(info.sink) : simplify_lowered(low.sink), {}, {}};
   for (const UOpRef& r : low.out_ranges)
     if (r) ok.loops.push_back(r);
   bool spec = getenv_int(Flag::SPEC) > 0;

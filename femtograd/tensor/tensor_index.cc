@@ -252,17 +252,22 @@ Tensor Tensor::getitem(const std::vector<Idx>& idx) const {
     if (ps[q].kind == K::Int || ps[q].kind == K::Tensor) adv.push_back(q);
   bool adjacent = true;
   for (size_t q = 1; q < adv.size(); q++) adjacent &= adv[q] == adv[q - 1] + 1;
-  // move indexed axes last: (others..., n1..nk); the mask is (B..., n1..nk)
-  std::vector<int64_t> order, others;
+  // the result's axes: the broadcast axes B replace the indexed axes in place when those are side by
+  // side, else they go first (numpy's rule); the other axes O keep their order
+  int64_t no = r.ndim() - static_cast<int64_t>(tdims.size()), nb = static_cast<int64_t>(b.size()),
+          k = static_cast<int64_t>(tdims.size());
+  int64_t bpos = adjacent ? tdims[0] : 0;  // where B starts among the result's axes
+  // x: the indexed axes moved last, 1s where B goes: (O_pre.., 1.., O_post.., n1..nk)
+  std::vector<int64_t> order;
   for (int64_t a = 0; a < r.ndim(); a++)
-    if (std::find(tdims.begin(), tdims.end(), a) == tdims.end()) { order.push_back(a); others.push_back(a); }
+    if (std::find(tdims.begin(), tdims.end(), a) == tdims.end()) order.push_back(a);
   for (int64_t a : tdims) order.push_back(a);
   Tensor x = ops::materialized(r).permute(order);
-  int64_t no = static_cast<int64_t>(others.size()), nb = static_cast<int64_t>(b.size()), k = static_cast<int64_t>(tdims.size());
   Shape xs(x.shape().begin(), x.shape().begin() + no);
-  xs.insert(xs.end(), nb, 1);
+  xs.insert(xs.begin() + bpos, nb, 1);
   xs.insert(xs.end(), x.shape().begin() + no, x.shape().end());
-  x = x.reshape(xs);  // (O..., 1.., n1..nk)
+  x = x.reshape(xs);
+  // the mask: (B..., n1..nk), each index compared with an arange along its own n
   Tensor mask;
   for (int64_t j = 0; j < k; j++) {
     int64_t n = r.shape()[tdims[j]];
@@ -276,27 +281,14 @@ Tensor Tensor::getitem(const std::vector<Idx>& idx) const {
     mask = mask.defined() ? mask.bitwise_and(m) : m;
   }
   Shape ms(no, 1);
-  ms.insert(ms.end(), mask.shape().begin(), mask.shape().end());
+  ms.insert(ms.begin() + bpos, b.begin(), b.end());
+  ms.insert(ms.end(), mask.shape().begin() + nb, mask.shape().end());
   mask = mask.reshape(ms);
+  // the one selected element of each (n1..nk) block: the result, already in its final axis order
   Tensor sel = mask.where(x, Tensor::const_(0, dtype(), {}, device()));
   std::vector<int64_t> raxes;
   for (int64_t j = 0; j < k; j++) raxes.push_back(no + nb + j);
-  Tensor res = select_reduce(sel, raxes);  // (O..., B...)
-  if (!adjacent || nb == 0) {
-    // B goes first (numpy's rule for separated tensor indices)
-    if (adjacent) return res;  // nb == 0 and adjacent: nothing to move
-    std::vector<int64_t> perm;
-    for (int64_t i = 0; i < nb; i++) perm.push_back(no + i);
-    for (int64_t i = 0; i < no; i++) perm.push_back(i);
-    return res.permute(perm);
-  }
-  // adjacent: B replaces the indexed axes in place
-  int64_t first = tdims[0];
-  std::vector<int64_t> perm;
-  for (int64_t i = 0; i < first; i++) perm.push_back(i);
-  for (int64_t i = 0; i < nb; i++) perm.push_back(no + i);
-  for (int64_t i = first; i < no; i++) perm.push_back(i);
-  return res.permute(perm);
+  return select_reduce(sel, raxes);
 }
 
 Tensor Tensor::setitem(const std::vector<Idx>& idx, const Tensor& value) const {

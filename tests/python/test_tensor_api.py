@@ -225,6 +225,16 @@ def test_setitem():
   np.testing.assert_array_equal(t.numpy(), expect)
 
 
+def test_getitem_batch_of_rows_is_a_load_not_a_reduce():
+  # beautiful_mnist's X_train[samples]: unfolded, a one-hot reduce of 64 x 784 x 6000 (~600 MFLOP)
+  X = Tensor.rand(6000, 784).realize()
+  idx = Tensor.randint(64, high=6000).realize()
+  GlobalCounters.reset()
+  out = X[idx].realize()
+  assert GlobalCounters.kernel_count == 1 and GlobalCounters.global_ops < 64 * 784 * 4
+  np.testing.assert_array_equal(out.numpy(), X.numpy()[idx.numpy()])
+
+
 def test_getitem_errors():
   t = Tensor.zeros(3, 4)
   with pytest.raises(IndexError): t[3]
