@@ -276,14 +276,16 @@ class Search {
     }
     Candidate win = std::move(beam[0]);
     // on a busy machine one fast launch can be luck: a winner other than the heuristic must also
-    // beat it in interleaved launches, or the heuristic stays
+    // beat it in 6 interleaved launches each (ABBA order), or the heuristic stays
     if (!win.heuristic && heuristic_) {
       std::unique_ptr<Program> pw = dev_.load(win.prog.name, win.bin);
       std::unique_ptr<Program> ph = dev_.load(heuristic_->prog.name, heuristic_->bin);
       double tw = kInf, th = kInf;
-      for (int r = 0; r < 5; r++) {
-        th = std::min(th, launch(*ph, heuristic_->prog));
+      for (int r = 0; r < 6; r++) {  // ABBA order: neither runs always first
+        bool h_first = r % 4 == 0 || r % 4 == 3;
+        if (h_first) th = std::min(th, launch(*ph, heuristic_->prog));
         tw = std::min(tw, launch(*pw, win.prog));
+        if (!h_first) th = std::min(th, launch(*ph, heuristic_->prog));
       }
       if (beam_debug(1))
         std::fprintf(stderr, "BEAM %s: interleaved: %s %.2f us, heuristic %.2f us\n", res.kernel.c_str(),
