@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
-from femtograd import Device, Tensor, TinyJit  # noqa: E402
+from femtograd import Context, Device, Tensor, TinyJit, dtypes  # noqa: E402
 
 # open femtograd's devices (and its CPU thread pool) before PyTorch loads: on the H100 image, a CPU
 # device first opened after `import torch` crashed (see docs/benchmarks.md)
@@ -55,6 +55,8 @@ def time_calls(fn, sync, target_s=0.25, min_iters=3):
 
 
 def to_fg(t: torch.Tensor) -> Tensor:
+  if t.dtype == torch.bfloat16:  # numpy has no bfloat16: the values go over as float32 (exact)
+    return Tensor(t.detach().float().cpu().numpy(), device=DEV, dtype=dtypes.bfloat16).realize()
   return Tensor(t.detach().cpu().numpy(), device=DEV).realize()
 
 
@@ -64,15 +66,18 @@ def rel_err(got: np.ndarray, want: np.ndarray) -> float:
 
 
 ROWS = []
+ONLY: list[str] = []
 
 
 def bench(name: str, size: str, fg_fn, torch_fn, inputs, bytes_moved=0, flops=0):
+  if ONLY and not any(o in name for o in ONLY): return
   tin = [x.cuda() for x in inputs]
   fin = [to_fg(x) for x in inputs]
   want = torch_fn(*tin)
   jit = TinyJit(lambda *xs: fg_fn(*xs).realize())
-  got = jit(*fin).numpy()
-  err = rel_err(got, want.detach().cpu().numpy())
+  out = jit(*fin)
+  got = (out.cast(dtypes.float32) if out.dtype == dtypes.bfloat16 else out).numpy()
+  err = rel_err(got, want.detach().float().cpu().numpy())
   t_fg = time_calls(lambda: jit(*fin), sync_fg)
   t_pt = time_calls(lambda: torch_fn(*tin), sync_torch)
   unit = "TFLOP/s" if flops else "GB/s"
@@ -90,7 +95,9 @@ def main():
   ap = argparse.ArgumentParser()
   ap.add_argument("--quick", action="store_true", help="small sizes only")
   ap.add_argument("--json", default="")
+  ap.add_argument("--only", default="", help="comma-separated substrings of the row names to run")
   args = ap.parse_args()
+  ONLY.extend(o for o in args.only.split(",") if o)
   torch.manual_seed(0)
   print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}")
   # the copy ceiling: a device-to-device copy of 1 GiB (bytes read + written)
@@ -124,10 +131,33 @@ def main():
   for s in ([1024, 2048] if args.quick else [1024, 2048, 4096, 8192]):
     a, b = torch.randn(s, s), torch.randn(s, s)
     bench("matmul fp32", f"{s}^3", lambda x, y: x @ y, lambda x, y: x @ y, [a, b], flops=2 * s ** 3)
+  # half types: femtograd on CUDA cores (loads widened to float, float accumulators, one rounding at
+  # the end); PyTorch's cuBLAS takes the tensor cores, so the ratio is CUDA cores against tensor cores
+  for name, dt in (("matmul fp16", torch.float16), ("matmul bf16", torch.bfloat16)):
+    for s in ([1024, 2048] if args.quick else [1024, 2048, 4096, 8192]):
+      a, b = torch.randn(s, s).to(dt), torch.randn(s, s).to(dt)
+      bench(name, f"{s}^3", lambda x, y: x @ y, lambda x, y: x @ y, [a, b], flops=2 * s ** 3)
   # ResNet-50's 3x3 conv of stage 1: (32, 64, 56, 56) * (64, 64, 3, 3), padding 1
   x, w = torch.randn(32, 64, 56, 56), torch.randn(64, 64, 3, 3) * 0.05
   bench("conv2d 3x3", "32x64x56x56", lambda x, w: x.conv2d(w, padding=1),
         lambda x, w: torch.nn.functional.conv2d(x, w, padding=1), [x, w], flops=2 * 32 * 64 * 56 * 56 * 64 * 9)
+  # TinyJit replay of many small kernels: one CUDA graph launch (JIT=1) against one launch per
+  # kernel (JIT=2); PyTorch eager launches each op
+  x, w = torch.randn(64, 64), torch.randn(64, 64) * 0.2
+  def chain(x, w):
+    for _ in range(16): x = (x @ w).relu() + x
+    return x
+  bench("jit 16 kernels", "64^3 graph", chain, chain, [x, w], flops=16 * 2 * 64 ** 3)
+  with Context(JIT=2):
+    bench("jit 16 kernels", "64^3 no graph", chain, chain, [x, w], flops=16 * 2 * 64 ** 3)
+  x = torch.randn(1024)
+  def tiny(x, contig):  # 32 kernels of 1024 elements: launch cost only
+    for _ in range(32): x = contig(x * 1.0001 + 0.5)
+    return x
+  fg_tiny, pt_tiny = (lambda x: tiny(x, lambda t: t.contiguous())), (lambda x: tiny(x, lambda t: t))
+  bench("jit 32 kernels", "4 KB graph", fg_tiny, pt_tiny, [x], bytes_moved=32 * 2 * 4096)
+  with Context(JIT=2):
+    bench("jit 32 kernels", "4 KB no graph", fg_tiny, pt_tiny, [x], bytes_moved=32 * 2 * 4096)
   if args.json:
     with open(args.json, "w") as f: json.dump(dict(device=torch.cuda.get_device_name(), rows=ROWS), f, indent=1)
 

@@ -3,6 +3,9 @@
 # then bench/gpu.py. Logs go to $OUT (or ./gpu-out). Optional folder .gpucarry/ (include/, lib/)
 # supplies GoogleTest and zlib where the machine lacks them.
 #   bash scripts/gpu_check.sh [quick]
+# SKIP_CPP=1, SKIP_PY=1, SKIP_BENCH=1 leave a step out (several calls within one lease).
+# DEMO=1 also trains the Fashion-MNIST demo on DEV=CUDA (examples/beautiful_mnist, `make demo`'s
+# settings) from FASHION_DIR (default .gpudata/fashion-mnist: carry the four IDX .gz files there).
 set -u
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -24,16 +27,28 @@ cmake -G Ninja -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFG_BENCH=OF
   || { tail -30 "$OUT/cmake.log"; exit 1; }
 ninja -C build-gpu -j"$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
+if [ -z "${SKIP_CPP:-}" ]; then
 t0=$(date +%s)
 DEV=CUDA timeout ${CPP_TIMEOUT:-200} ./build-gpu/fg_tests --gtest_brief=1 >"$OUT/cpp_cuda.log" 2>&1
 echo "C++ tests on DEV=CUDA: rc=$? in $(( $(date +%s) - t0 )) s"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|tests ran" "$OUT/cpp_cuda.log" | head -40
+fi
+if [ -z "${SKIP_PY:-}" ]; then
 t0=$(date +%s)
 DEV=CUDA timeout ${PY_TIMEOUT:-200} python3 -m pytest tests/python -q --timeout=120 -p no:cacheprovider -n 16 -k "not CPU" \
   >"$OUT/py_cuda.log" 2>&1
 echo "Python tests on DEV=CUDA: rc=$? in $(( $(date +%s) - t0 )) s"
 grep -E "op conformance|passed|failed" "$OUT/py_cuda.log" | tail -4
 grep -E "^FAILED" "$OUT/py_cuda.log" | head -30
+fi
+if [ -n "${DEMO:-}" ]; then
+t0=$(date +%s)
+DEV=CUDA timeout ${DEMO_TIMEOUT:-300} ./build-gpu/examples/beautiful_mnist --target 90 \
+  --data "${FASHION_DIR:-.gpudata/fashion-mnist}" >"$OUT/demo_cuda.log" 2>&1
+echo "demo on DEV=CUDA: rc=$? in $(( $(date +%s) - t0 )) s"
+tr '\r' '\n' <"$OUT/demo_cuda.log" | grep -v "^\[" | tail -6
+fi
+[ -n "${SKIP_BENCH:-}" ] && exit 0
 t0=$(date +%s)
 timeout ${BENCH_TIMEOUT:-300} python3 bench/gpu.py ${QUICK:+--quick} --json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 echo "bench: $(( $(date +%s) - t0 )) s"

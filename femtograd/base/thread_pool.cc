@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "femtograd/base/flags.h"
 
@@ -10,6 +14,30 @@ namespace fg {
 namespace {
 thread_local bool t_in_region = false;
 constexpr int kMaxWorkers = 1024;
+
+// Waking a thread blocked on a condition variable takes tens of microseconds (more on a busy
+// machine), as long as a small kernel runs. So an idle worker spins this long for the next job
+// before it sleeps (a schedule launches its kernels back to back), and a caller whose own chunks
+// are done spins this long for the workers' before it sleeps.
+constexpr auto kWorkerSpin = std::chrono::microseconds(300);
+constexpr auto kCallerSpin = std::chrono::microseconds(100);
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// spins until ready() or `limit` passes; returns ready()
+template <class F>
+bool spin_until(F ready, std::chrono::microseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!ready()) {
+    for (int i = 0; i < 64; i++) cpu_relax();
+    if (std::chrono::steady_clock::now() >= until) return ready();
+  }
+  return true;
+}
 
 // [begin, end) of chunk c when n items are split into `chunks` near-equal contiguous pieces
 void chunk_range(int64_t n, int64_t chunks, int64_t c, int64_t* begin, int64_t* end) {
@@ -26,7 +54,7 @@ struct ThreadPool::Job {
   int max_helpers;           // workers allowed on this job at once (the caller is extra)
   int helpers = 0;           // workers running a chunk of it now
   int64_t next = 0;          // next unclaimed chunk
-  int64_t done = 0;          // chunks finished (or skipped after a failure)
+  std::atomic<int64_t> done{0};  // chunks finished (or skipped after a failure); written under mu_
   std::exception_ptr error;  // the first exception a chunk threw
   std::atomic<bool> failed{false};
 };
@@ -70,6 +98,11 @@ void ThreadPool::ensure_workers(int n) {  // mu_ held
   while (static_cast<int>(threads_.size()) < n) threads_.emplace_back([this] { worker_loop(); });
 }
 
+void ThreadPool::dequeue(Job* job) {  // mu_ held
+  queue_.erase(std::find(queue_.begin(), queue_.end(), job));
+  queued_.fetch_sub(1, std::memory_order_release);
+}
+
 void ThreadPool::worker_loop() {
   t_in_region = true;  // a parallel_for inside a chunk runs serially
   std::unique_lock lock(mu_);
@@ -82,11 +115,14 @@ void ThreadPool::worker_loop() {
         break;
       }
     if (!job) {
-      work_cv_.wait(lock);
+      lock.unlock();
+      bool work = spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; }, kWorkerSpin);
+      lock.lock();
+      if (!work && queue_.empty() && !stop_) work_cv_.wait(lock);
       continue;
     }
     int64_t c = job->next++;
-    if (job->next == job->chunks) queue_.erase(std::find(queue_.begin(), queue_.end(), job));
+    if (job->next == job->chunks) dequeue(job);
     job->helpers++;
     lock.unlock();
     std::exception_ptr err = exec_chunk(*job->fn, job->n, job->chunks, c, job->failed);
@@ -116,6 +152,7 @@ void ThreadPool::run(int64_t n, const RangeFn& fn, int64_t chunks, int threads) 
   std::unique_lock lock(mu_);
   ensure_workers(threads - 1);
   queue_.push_back(&job);
+  queued_.fetch_add(1, std::memory_order_release);
   lock.unlock();
   if (job.max_helpers == 1)
     work_cv_.notify_one();
@@ -127,7 +164,7 @@ void ThreadPool::run(int64_t n, const RangeFn& fn, int64_t chunks, int threads) 
   lock.lock();
   while (job.next < job.chunks) {
     int64_t c = job.next++;
-    if (job.next == job.chunks) queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+    if (job.next == job.chunks) dequeue(&job);
     lock.unlock();
     std::exception_ptr err = exec_chunk(fn, n, chunks, c, job.failed);
     lock.lock();
@@ -137,7 +174,12 @@ void ThreadPool::run(int64_t n, const RangeFn& fn, int64_t chunks, int threads) 
     }
     ++job.done;
   }
-  done_cv_.wait(lock, [&] { return job.done == job.chunks; });
+  if (job.done != job.chunks) {
+    lock.unlock();
+    spin_until([&] { return job.done.load(std::memory_order_acquire) == job.chunks; }, kCallerSpin);
+    lock.lock();
+    done_cv_.wait(lock, [&] { return job.done == job.chunks; });
+  }
   lock.unlock();
   t_in_region = false;
   if (job.error) std::rethrow_exception(job.error);
@@ -145,7 +187,9 @@ void ThreadPool::run(int64_t n, const RangeFn& fn, int64_t chunks, int threads) 
 
 int num_threads() {
   int64_t t = getenv_int(Flag::THREADS);
-  if (t <= 0) t = std::max(1u, std::thread::hardware_concurrency());
+  // hardware_concurrency() reads the affinity mask or /sys on every call (~10 us): ask once
+  static const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (t <= 0) t = cores;
   return static_cast<int>(std::min<int64_t>(t, kMaxWorkers + 1));
 }
 

@@ -5,6 +5,7 @@
 // inside a chunk runs serially on that thread, so nesting never deadlocks. Several threads may
 // call parallel_for at once: each caller works on its own chunks, so every call makes progress.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,12 +38,13 @@ class ThreadPool {
   struct Job;
   void ensure_workers(int n);
   void worker_loop();
-  static void run_chunks(Job& job);
+  void dequeue(Job* job);
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // workers wait here for jobs
   std::condition_variable done_cv_;  // callers wait here for their job's last chunk
   std::deque<Job*> queue_;           // jobs with chunks not yet claimed
+  std::atomic<int> queued_{0};       // queue_.size(), readable without mu_ by spinning workers
   std::vector<std::thread> threads_;
   bool stop_ = false;
 };

@@ -212,6 +212,15 @@ KernelProgram linearize_kernel(const OptimizedKernel& okern, const Target& targe
     k.global_size[0] = loops[0]->src(0)->arg.to_int();
   }
   estimate_cost(k);
+  if (target.gpu)  // the lines are one thread's work
+    for (int i = 0; i < 3; i++) k.flops *= k.global_size[i] * k.local_size[i];
+  if (!target.gpu && k.global_size[0] > 1) {
+    // waking a worker costs microseconds: a thread's share must be worth more (about 64 K bytes moved
+    // or operations done, a few microseconds of work), so small kernels run on the calling thread
+    constexpr int64_t kMinWorkPerThread = 64 << 10;
+    int64_t work = std::max<int64_t>(k.flops + k.bytes, 1), n = k.global_size[0];
+    k.grain = std::clamp<int64_t>(kMinWorkPerThread * n / work, 1, n);
+  }
   return k;
 }
 

@@ -18,8 +18,9 @@ struct Target {
 
 // One optimization of a kernel's loops (codegen/opts.h says what each does).
 struct Opt {
-  // LOCAL, GROUP and GROUPTOP are GPU opts (codegen/opts_gpu.h)
-  enum class Kind { UPCAST, UNROLL, VECTOR, LOCAL, GROUP, GROUPTOP };
+  // LOCAL, GROUP and GROUPTOP are GPU opts (codegen/opts_gpu.h), STAGE too (codegen/stage_local.h);
+  // BLOCK is a CPU loop order (codegen/opts.h)
+  enum class Kind { UPCAST, UNROLL, VECTOR, LOCAL, GROUP, GROUPTOP, STAGE, BLOCK };
   Kind kind;
   int64_t axis;    // the RANGE's axis id (output axes 0..n-1, reduce axes 1000+)
   int64_t amount;
@@ -34,6 +35,7 @@ struct KernelProgram {
   UOpRef parallel_range;             // CPU: the loop run over [lo, hi) per thread; null: none
   int64_t global_size[3] = {1, 1, 1};
   int64_t local_size[3] = {1, 1, 1};
+  int64_t grain = 1;                 // CPU: fewest parallel_range iterations per thread (LaunchDims::grain)
   int64_t flops = 0, bytes = 0;      // estimates for DEBUG=2 (GFLOP/s, GB/s)
   UOpRef ast;                        // the AST this came from
   std::vector<Opt> opts;          // the optimizations applied

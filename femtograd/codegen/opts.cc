@@ -6,14 +6,14 @@
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/opts_gpu.h"
 #include "femtograd/ir/graph_rewrite.h"
 #include "femtograd/ir/symbolic.h"
 
 namespace fg {
 
 std::string Opt::str() const {
-  const char* k = kind == Kind::UPCAST ? "UPCAST" : kind == Kind::UNROLL ? "UNROLL" : "VECTOR";
-  return std::string(k) + "(" + std::to_string(axis) + ", " + std::to_string(amount) + ")";
+  return std::string(opt_kind_name(kind)) + "(" + std::to_string(axis) + ", " + std::to_string(amount) + ")";
 }
 
 std::vector<UOpRef> all_ranges(const UOpRef& sink) {
@@ -69,6 +69,8 @@ UOpRef transform(const UOpRef& root, const std::function<UOpRef(const UOp*, UOpR
 namespace {
 
 UOpRef idx_const(int64_t v) { return UOp::cnst_int(dtypes::index, v); }
+// axis ids of the loops BLOCK creates (VECTOR's lanes are 100000 + axis)
+constexpr int64_t kBlockAxisBase = 200000;
 
 UOpRef find_range(const UOpRef& sink, int64_t axis) {
   for (const UOpRef& r : all_ranges(sink))
@@ -104,9 +106,20 @@ bool apply_opt(OptKernel& k, const Opt& o) {
   int64_t type = r->arg.as_ints()[1];
   if (amt <= 1 || end % amt != 0) return false;
   bool is_reduce = type == AXIS_REDUCE;
-  if (o.kind == Opt::Kind::UPCAST && is_reduce) return false;
+  if ((o.kind == Opt::Kind::UPCAST || o.kind == Opt::Kind::BLOCK) && is_reduce) return false;
   if (o.kind == Opt::Kind::UNROLL && !is_reduce) return false;
   if (type == AXIS_UPCAST) return false;
+  if (o.kind == Opt::Kind::BLOCK) {
+    if (r->arg.as_ints()[0] >= kBlockAxisBase || end / amt < 2) return false;  // a block's inner loop is not split again
+    UOpRef blk = UOp::range(idx_const(end / amt), o.axis, type);
+    UOpRef inner = UOp::range(idx_const(amt), kBlockAxisBase + o.axis, type);
+    k.sink = graph_rewrite(substitute_range(k.sink, r.get(), blk * amt + inner, {}), symbolic(), "symbolic: after opt");
+    for (auto& l : k.loops)
+      if (l.get() == r.get()) l = blk;
+    k.loops.push_back(inner);
+    k.applied.push_back(o);
+    return true;
+  }
   UOpRef outer = UOp::range(idx_const(end / amt), o.axis, type);
   if (end / amt == 1) outer = nullptr;
   auto base = [&](const UOpRef& lane) { return outer ? outer * amt + lane : lane; };
@@ -193,32 +206,60 @@ int64_t vector_width(const UOpRef& axis, int64_t widest) {
   while (w > 1 && n % w != 0) w /= 2;
   return w;
 }
+
+// whether some access's index is not affine in r (div/mod of r: a view that splits r's axis)
+bool any_split_index(const std::vector<Access>& acc, const UOp* r) {
+  for (const Access& a : acc)
+    if (!stride_of(a.index->src(1).get(), r)) return true;
+  return false;
+}
+
+// VECTOR(axis, widest lanes that divide it) when the accesses allow; returns whether applied. An
+// index that is not affine in the axis (a view reading a panel or tile layout: axis/16, axis%16) may
+// still be contiguous within each group of lanes: that is decided by trying the split and looking
+// at the lanes' strides in the simplified index.
+bool vectorize_axis(OptKernel& k, const UOpRef& axis, const Target& t) {
+  std::vector<Access> acc = accesses(k.sink);
+  int isz = 0;
+  int64_t id = axis->arg.as_ints()[0];
+  if (vectorizable(acc, axis.get(), &isz)) {
+    int64_t w = vector_width(axis, t.vector_bytes / isz);
+    return w > 1 && apply_opt(k, {Opt::Kind::VECTOR, id, w});
+  }
+  if (!any_split_index(acc, axis.get())) return false;
+  int widest_item = 0;
+  for (const Access& a : acc) widest_item = std::max(widest_item, a.dtype.itemsize());
+  for (int64_t w = vector_width(axis, t.vector_bytes / std::max(widest_item, 1)); w > 1; w /= 2) {
+    OptKernel trial = k;
+    if (!apply_opt(trial, {Opt::Kind::VECTOR, id, w})) continue;
+    UOpRef lane;
+    for (const UOpRef& r : all_ranges(trial.sink))
+      if (r->arg.as_ints()[1] == AXIS_UPCAST) lane = r;
+    if (lane && vectorizable(accesses(trial.sink), lane.get(), &isz) && w * isz <= t.vector_bytes) {
+      k = std::move(trial);
+      return true;
+    }
+  }
+  return false;
+}
+
+int64_t loop_size(const UOpRef& r) { return r->src(0)->op == Op::CONST ? r->src(0)->arg.to_int() : 0; }
 }  // namespace
 
 void hand_coded_opts(OptKernel& k, const Target& t) {
   if (getenv_int(Flag::NOOPT)) return;
-  std::vector<Access> acc = accesses(k.sink);
-  std::vector<UOpRef> ranges = all_ranges(k.sink);
   std::vector<UOpRef> reduces;
-  for (const UOpRef& r : ranges)
+  for (const UOpRef& r : all_ranges(k.sink))
     if (r->arg.as_ints()[1] == AXIS_REDUCE) reduces.push_back(r);
   // 1. SIMD along the innermost output axis when every access is contiguous or broadcast there
-  int isz = 0;
   UOpRef vec_axis;
-  if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz)) {
+  if (!k.loops.empty()) {
     UOpRef axis = k.loops.back();  // apply_opt may remove it from loops (when fully vectorized)
-    int64_t w = vector_width(axis, t.vector_bytes / isz);
-    if (w > 1 && apply_opt(k, {Opt::Kind::VECTOR, axis->arg.as_ints()[0], w})) vec_axis = axis;
+    if (vectorize_axis(k, axis, t)) vec_axis = axis;
   }
   // 2. otherwise SIMD partial sums along a contiguous reduce axis
   bool vec_reduce = false;
-  if (!vec_axis && !reduces.empty()) {
-    const UOpRef& r = reduces.back();
-    if (vectorizable(acc, r.get(), &isz)) {
-      int64_t w = vector_width(r, t.vector_bytes / isz);
-      vec_reduce = w > 1 && apply_opt(k, {Opt::Kind::VECTOR, r->arg.as_ints()[0], w});
-    }
-  }
+  if (!vec_axis && !reduces.empty()) vec_reduce = vectorize_axis(k, reduces.back(), t);
   // 3. with a reduce, keep a register tile of accumulators so each loaded value feeds several FMAs:
   //    upcast output axes along which some input is broadcast (stride 0), a second axis only when
   //    it reuses a different input, then widen the vector axis; at most 8 accumulators (AVX2 has 16
@@ -226,6 +267,7 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
   if (!reduces.empty() && (vec_axis || vec_reduce)) {
     int64_t budget = 8;
     std::vector<const UOp*> covered;  // buffers whose loads are already reused
+    std::vector<int64_t> tiled;       // output axes upcast for reuse
     const std::vector<UOpRef> loops = k.loops;  // apply_opt edits k.loops; axes are found by id
     for (auto it = loops.rbegin(); it != loops.rend() && budget > 1;) {
       UOpRef l = *it++;
@@ -244,8 +286,34 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
       if (amt <= 1) continue;
       budget /= amt;
       covered.insert(covered.end(), reused.begin(), reused.end());
+      tiled.push_back(l->arg.as_ints()[0]);
     }
     if (vec_axis && budget >= 2) apply_opt(k, {Opt::Kind::UPCAST, vec_axis->arg.as_ints()[0], 2});
+    // a vector reduce with no tile adds into one accumulator: every add waits for the one before
+    // (3-4 cycles), a quarter of what the loads could feed; four partial sums break the chain
+    if (vec_reduce && tiled.empty()) {
+      int64_t id = reduces.back()->arg.as_ints()[0];
+      for (int64_t amt : {4, 2})
+        if (apply_opt(k, {Opt::Kind::UNROLL, id, amt})) break;
+    }
+    // 4. cache blocking (a GEMM's loop order): a tile of the vector axis reads a strip of an operand
+    //    that does not depend on the tiled axis; walking the tiled axis in blocks of 16 tiles, with
+    //    the vector axis between the block loop and the tiles, keeps that strip in L1 for 16 tiles
+    //    and the block's rows of the other operand in L2 for the whole vector axis
+    int64_t reduce_len = 1;
+    for (const UOpRef& r : reduces) reduce_len *= std::max<int64_t>(loop_size(r), 1);
+    const UOp* vec_loop = nullptr;
+    if (vec_axis)
+      for (const UOpRef& l : k.loops)
+        if (l->arg.as_ints()[0] == vec_axis->arg.as_ints()[0]) vec_loop = l.get();
+    if (vec_loop && tiled.size() == 1 && reduce_len >= 64 && loop_size(vec_loop->ref()) >= 4) {
+      for (const UOpRef& l : k.loops)
+        if (l->arg.as_ints()[0] == tiled[0] && loop_size(l) >= 32) {
+          for (int64_t amt : {16, 8})
+            if (apply_opt(k, {Opt::Kind::BLOCK, tiled[0], amt})) break;
+          break;
+        }
+    }
   }
 }
 

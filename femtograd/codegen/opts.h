@@ -4,6 +4,9 @@
 //   UNROLL(axis, k)  reduce axis into k partial accumulators summed at the end
 //   VECTOR(axis, k)  output or reduce axis into k lanes of one SIMD value (contiguous loads and
 //                    stores become vector loads and stores)
+//   BLOCK(axis, k)   output axis into blocks of k iterations: the block loop stays where the axis
+//                    was, the k iterations become the innermost output loop (cache blocking: what
+//                    the other output loops read is reused across the k iterations of a block)
 // Guarantees: every opt keeps the kernel's results (up to float reassociation in UNROLL and
 // VECTOR reduces); an opt whose amount does not divide the axis is rejected.
 #pragma once

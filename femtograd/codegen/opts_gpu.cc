@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
 #include "femtograd/base/ptr_map.h"
 #include "femtograd/codegen/lower.h"
+#include "femtograd/codegen/stage_local.h"
 #include "femtograd/ir/graph_rewrite.h"
 #include "femtograd/ir/symbolic.h"
 
@@ -20,13 +22,13 @@ const char* opt_kind_name(Opt::Kind k) {
     case Opt::Kind::LOCAL: return "LOCAL";
     case Opt::Kind::GROUP: return "GROUP";
     case Opt::Kind::GROUPTOP: return "GROUPTOP";
+    case Opt::Kind::STAGE: return "STAGE";
+    case Opt::Kind::BLOCK: return "BLOCK";
   }
   return "?";
 }
 
-std::string opt_str(const Opt& o) {
-  return std::string(opt_kind_name(o.kind)) + "(" + std::to_string(o.axis) + ", " + std::to_string(o.amount) + ")";
-}
+std::string opt_str(const Opt& o) { return o.str(); }
 
 namespace {
 
@@ -138,14 +140,54 @@ void choose_locals(OptKernel& k, int64_t budget) {
   }
 }
 
+// A register tile of ti x tj outputs per thread over li x lj threads, the block's inputs staged
+// through shared memory (STAGE, bk reduce steps a tile): matmul-like kernels (one reduce, two
+// output loops that each reuse a different input) whose block tile divides the output: the
+// largest tile that leaves at least 128 blocks (the last one whatever the count).
+bool staged_tile(OptKernel& k, const std::vector<UOpRef>& picked, const std::vector<UOpRef>& reduces,
+                 const std::vector<Access>& acc) {
+  if (picked.size() != 2 || reduces.size() != 1 || reduces[0]->src(0)->op != Op::CONST) return false;
+  const UOp* r = reduces[0].get();
+  int isz = 0;
+  if (!vectorizable(acc, picked[0].get(), &isz) || isz != 4) return false;
+  struct Cfg {
+    int64_t tj, ti, lj, li, bk;
+  };
+  // measured on an H100 (docs/benchmarks.md): 128x128 with 16-step tiles 40.6-41.8 TFLOP/s from
+  // 2048^3 up; 64x128 for 1024^3, where 128x128 leaves 64 blocks for 132 SMs
+  const Cfg cfgs[] = {{8, 8, 16, 16, 16}, {4, 8, 16, 16, 16}, {4, 4, 16, 16, 8}};
+  int64_t sj = size_of(picked[0].get()), si = size_of(picked[1].get()), n = size_of(r), other = 1;
+  for (const UOpRef& l : k.loops)
+    if (l != picked[0] && l != picked[1]) other *= size_of(l.get());
+  int64_t aj = axis_of(picked[0].get()), ai = axis_of(picked[1].get());
+  for (size_t i = 0; i < std::size(cfgs); i++) {
+    const Cfg& c = cfgs[i];
+    int64_t bj = c.tj * c.lj, bi = c.ti * c.li;
+    if (sj % bj || si % bi || n % c.bk || c.tj % 4) continue;
+    if (i + 1 < std::size(cfgs) && (sj / bj) * (si / bi) * other < 128) continue;  // too few blocks
+    OptKernel t = k;
+    bool ok = apply_stage(t, {Opt::Kind::STAGE, axis_of(r), c.bk}) && apply_opt(t, {Opt::Kind::VECTOR, aj, 4}) &&
+              (c.tj == 4 || apply_opt(t, {Opt::Kind::UPCAST, aj, c.tj / 4})) &&
+              (c.ti == 1 || apply_opt(t, {Opt::Kind::UPCAST, ai, c.ti})) &&
+              apply_local(t, {Opt::Kind::LOCAL, aj, c.lj}) && apply_local(t, {Opt::Kind::LOCAL, ai, c.li});
+    if (ok) {
+      k = std::move(t);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool apply_gpu_opt(OptKernel& k, const Opt& o) {
   switch (o.kind) {
     case Opt::Kind::LOCAL: return apply_local(k, o);
-    case Opt::Kind::GROUP: case Opt::Kind::GROUPTOP: return apply_group(k, o);
+    case Opt::Kind::GROUP: case Opt::Kind::GROUPTOP: return !has_stage(k) && apply_group(k, o);
+    case Opt::Kind::STAGE: return apply_stage(k, o);
     default: break;
   }
+  if (o.kind == Opt::Kind::UNROLL && has_stage(k)) return false;
   // a loop split into threads keeps its size: reshape it (UPCAST, VECTOR) before LOCAL
   for (const Opt& a : k.applied)
     if (a.kind == Opt::Kind::LOCAL && a.axis == o.axis) return false;
@@ -201,6 +243,7 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
       }
       picked.push_back(k.loops[i]);
     }
+    if (staged_tile(k, picked, reduces, acc)) return;
     for (size_t p = 0; p < picked.size(); p++) {
       int64_t ax = axis_of(picked[p].get());
       bool done = false;
@@ -254,9 +297,10 @@ void gpu_map_threads(OptKernel& k) {
   // thread dims: the group lanes are x; local axes follow, innermost loop first (coalescing)
   int next_dim = group ? 1 : 0;
   PtrMap<UOpRef> lexpr;
+  std::vector<UOpRef> lidx;  // the thread index SPECIALs, dimension 0 first
   for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
     int64_t l = local_of(axis_of(it->get()));
-    if (l > 1) lexpr.put(it->get(), special("lidx" + std::to_string(next_dim++), l));
+    if (l > 1) lidx.push_back(lexpr.put(it->get(), special("lidx" + std::to_string(next_dim++), l)));
   }
   // grid: loops with more than one block, innermost first as x, y, z; flattened into x when there
   // are more than three or y, z would pass their limit (65535)
@@ -320,6 +364,11 @@ void gpu_map_threads(OptKernel& k) {
   });
   k.sink = graph_rewrite(sink, symbolic(), "symbolic: after thread mapping");
   k.loops.clear();
+  if (has_stage(k)) {
+    FG_CHECK(!guard, ErrorKind::Value, "codegen", "STAGE needs LOCAL amounts that divide their axes");
+    stage_locals(k, lidx);
+    k.sink = graph_rewrite(k.sink, symbolic(), "symbolic: after staging");
+  }
 }
 
 void gpu_optimize(OptKernel& k, const Target& t, const std::vector<Opt>* opts) {

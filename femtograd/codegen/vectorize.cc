@@ -83,12 +83,13 @@ struct Vectorizer {
     if (UOpRef index = contiguous_index(idx)) {
       std::vector<UOpRef> lsrc{index};
       if (n->nsrc() > 1) lsrc.push_back(broadcast(n->src(1)));
+      if (n->nsrc() > 2) lsrc.push_back(n->src(2));  // the barrier the load waits for
       return UOp::make(Op::LOAD, n->dtype.vec(w), lsrc);
     }
     std::vector<UOpRef> lanes;
     for (int64_t c = 0; c < w; c++) {
       std::vector<UOpRef> lsrc{lane_index(idx, c)};
-      if (n->nsrc() > 1) lsrc.push_back(n->src(1));
+      for (size_t i = 1; i < n->nsrc(); i++) lsrc.push_back(n->src(i));
       lanes.push_back(UOp::make(Op::LOAD, n->dtype, lsrc));
     }
     return UOp::make(Op::VECTORIZE, n->dtype.vec(w), lanes);

@@ -147,6 +147,7 @@ void run_exec_item(const ExecItem& it) {
   for (size_t i = 0; i < it.bufs.size(); i++) p[i] = it.bufs[i]->ensure_allocated();
   LaunchDims dims;
   for (int i = 0; i < 3; i++) dims.global[i] = ck.prog.global_size[i], dims.local[i] = ck.prog.local_size[i];
+  dims.grain = ck.prog.grain;
   double t = ck.program->run(std::span<void* const>(p, it.bufs.size()), {}, dims, debug >= 2);
   gc.kernel_count++;
   gc.global_ops += ck.prog.flops;

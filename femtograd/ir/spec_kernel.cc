@@ -12,23 +12,34 @@ const PatternMatcher& spec_kernel() {
       Rule(UPat(Op::DEFINE_GLOBAL), [](const Match& m) {
          return spec_accept(m, m.root->dtype.is_ptr() && m.root->arg.is_int() && m.root->nsrc() == 0);
        }),
-      Rule(UPat(Op::INDEX, {g, i}, UPat::Srcs::Prefix), [](const Match& m) {
+      Rule(UPat(Op::DEFINE_LOCAL), [](const Match& m) {
+         const UOp* r = m.root;
+         return spec_accept(m, r->dtype.space == AddrSpace::Local && r->dtype.size > 0 && r->arg.is_int() && r->nsrc() == 0);
+       }),
+      Rule(UPat(Op::INDEX, {UPat(OpSet{Op::DEFINE_GLOBAL, Op::DEFINE_LOCAL}).named("g"), i}, UPat::Srcs::Prefix),
+           [](const Match& m) {
          const UOp* r = m.root;
          bool ok = r->nsrc() <= 3 && int_like(m.get(i)->dtype) && r->dtype == m.get(g)->dtype;
          if (r->nsrc() == 3) ok = ok && r->src(2)->dtype == dtypes::bool_;
          return spec_accept(m, ok);
        }),
+      // (INDEX) or (INDEX, alt) when the index is gated; a read of shared memory adds (alt, BARRIER)
       Rule(UPat(Op::LOAD, {idx}, UPat::Srcs::Prefix), [](const Match& m) {
          const UOp* r = m.root;
          const UOp* ix = m.get(idx);
-         bool gated = ix->nsrc() == 3;
-         bool ok = r->dtype.scalar == ix->dtype.scalar && r->nsrc() == (gated ? 2u : 1u);
-         if (gated) ok = ok && r->src(1)->dtype == r->dtype;
+         bool gated = ix->nsrc() == 3, waits = r->nsrc() == 3 && r->src(2)->op == Op::BARRIER;
+         bool ok = r->dtype.scalar == ix->dtype.scalar && (waits || r->nsrc() == (gated ? 2u : 1u));
+         if (gated || waits) ok = ok && r->src(1)->dtype == r->dtype;
          return spec_accept(m, ok);
        }),
-      Rule(UPat(Op::STORE, {idx, v}), [](const Match& m) {
-         return spec_accept(m, m.root->dtype == dtypes::void_ && m.get(v)->dtype.scalar == m.get(idx)->dtype.scalar);
+      // (INDEX, value), or (INDEX, value, BARRIER) for a store that must wait for one
+      Rule(UPat(Op::STORE, {idx, v}, UPat::Srcs::Prefix), [](const Match& m) {
+         const UOp* r = m.root;
+         bool ok = r->dtype == dtypes::void_ && m.get(v)->dtype.scalar == m.get(idx)->dtype.scalar;
+         ok = ok && (r->nsrc() == 2 || (r->nsrc() == 3 && r->src(2)->op == Op::BARRIER));
+         return spec_accept(m, ok);
        }),
+      Rule(UPat(Op::BARRIER), [](const Match& m) { return spec_accept(m, m.root->dtype == dtypes::void_); }),
       Rule(UPat(Op::SINK), [](const Match& m) {
          bool ok = true;
          for (const UOpRef& s : m.root->src()) ok = ok && s->op == Op::STORE;

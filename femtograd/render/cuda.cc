@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <numeric>
 #include <sstream>
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/lower.h"
+#include "femtograd/codegen/stage_local.h"
 
 namespace fg {
 namespace {
@@ -104,6 +107,16 @@ template <int OP, int K, class T> __device__ __forceinline__ T fg_group_reduce(T
   return v;
 }
 )";
+
+// a number the integer value e is always a multiple of (1 when nothing is known)
+int64_t known_multiple(const UOp* e) {
+  switch (e->op) {
+    case Op::CONST: return e->arg.to_int() == 0 ? int64_t(1) << 40 : std::abs(e->arg.to_int());
+    case Op::ADD: return std::gcd(known_multiple(e->src(0).get()), known_multiple(e->src(1).get()));
+    case Op::MUL: return std::min(known_multiple(e->src(0).get()) * known_multiple(e->src(1).get()), int64_t(1) << 40);
+    default: return 1;
+  }
+}
 
 std::string render_const(const UOp& c, const std::string& index_type) {
   DType dt = c.dtype.scalar_type();
@@ -208,6 +221,15 @@ struct CUDARenderer {
   static std::string math(const char* fn, DType dt, const std::string& a) {
     return std::string(fn) + (dt.scalar == ScalarType::Float64 ? "" : "f") + "(" + a + ")";
   }
+  // Transcendentals: the exact (libdevice) functions for float32 and float64. float16, bfloat16 and
+  // fp8 compute in float and round to at most 11 significant bits, so the hardware approximations
+  // (a few float ulp) change nothing there: log2 becomes one lg2.approx instruction (exp2f is one
+  // ex2.approx already). sin keeps its range reduction: sin.approx loses accuracy for large
+  // arguments, which half types hold (up to 65504).
+  static std::string fast_or_exact(Op op, DType dt, const std::string& a) {
+    if (op == Op::LOG2 && is_emulated(dt.scalar)) return "__log2f(" + a + ")";
+    return math(op == Op::EXP2 ? "exp2" : op == Op::LOG2 ? "log2" : op == Op::SIN ? "sin" : "sqrt", dt, a);
+  }
 
   // one lane of an ALU op; s are the operands' expressions, dt the (scalar) result type
   std::string alu(Op op, DType dt, DType in, const std::vector<std::string>& s) {
@@ -229,10 +251,7 @@ struct CUDARenderer {
         return "((" + s[0] + ">" + s[1] + ")?" + s[0] + ":" + s[1] + ")";
       case Op::WHERE: return "(" + s[0] + "?" + s[1] + ":" + s[2] + ")";
       case Op::MULACC: return "((" + s[0] + "*" + s[1] + ")+" + s[2] + ")";
-      case Op::EXP2: return math("exp2", dt, s[0]);
-      case Op::LOG2: return math("log2", dt, s[0]);
-      case Op::SIN: return math("sin", dt, s[0]);
-      case Op::SQRT: return math("sqrt", dt, s[0]);
+      case Op::EXP2: case Op::LOG2: case Op::SIN: case Op::SQRT: return fast_or_exact(op, dt, s[0]);
       case Op::TRUNC: return dt.is_float() ? math("trunc", dt, s[0]) : s[0];
       case Op::RECIP: return "(" + std::string(dt.scalar == ScalarType::Float64 ? "1.0" : "1.0f") + "/" + s[0] + ")";
       case Op::POW: return (dt.scalar == ScalarType::Float64 ? "pow(" : "powf(") + s[0] + "," + s[1] + ")";
@@ -293,6 +312,12 @@ struct CUDARenderer {
     return ptr;
   }
 
+  // a vector access of a shared-memory tile (16-byte aligned) at an index that is a multiple of
+  // the vector width: no run-time alignment check
+  static bool aligned(const UOp& idx, int width) {
+    return idx.src(0)->op == Op::DEFINE_LOCAL && known_multiple(idx.src(1).get()) % width == 0;
+  }
+
   static std::string special_var(const std::string& n) {
     static const char* dims[3] = {"x", "y", "z"};
     FG_CHECK(n.size() == 5 && (n.starts_with("gidx") || n.starts_with("lidx")) && n[4] >= '0' && n[4] <= '2',
@@ -309,6 +334,7 @@ struct CUDARenderer {
       }
       case Op::RANGE: {
         std::string r = set(&u, "ridx" + std::to_string(u.arg.as_ints()[0]));
+        if (u.arg.as_ints()[0] >= kStageInnerAxis && u.arg.as_ints()[1] == AXIS_REDUCE) line("#pragma unroll");
         line("for (" + index_type + " " + r + " = 0; " + r + " < " + name(u.src(0).get()) + "; " + r + "++) {");
         indent++;
         return;
@@ -320,6 +346,12 @@ struct CUDARenderer {
         line(type(u.dtype) + " " + a + " = " + name(u.src(0).get()) + ";");
         return;
       }
+      case Op::DEFINE_LOCAL: {
+        std::string a = set(&u, "smem" + std::to_string(u.arg.as_int()));
+        line("__shared__ __align__(16) " + storage_type(u.dtype.base()) + " " + a + "[" + std::to_string(u.dtype.size) + "];");
+        return;
+      }
+      case Op::BARRIER: line("__syncthreads();"); return;
       case Op::INDEX: set(&u, ""); return;  // printed by the LOAD or STORE that uses it
       case Op::LOAD: {
         const UOp& idx = *u.src(0);
@@ -333,6 +365,7 @@ struct CUDARenderer {
             lanes += " " + v + ".v[" + std::to_string(i) + "] = p_[" + std::to_string(i) + "];";
           std::string ld = "{ const auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
                            ") - 1)) == 0) " + v + " = *(const " + t + "*)p_; else {" + lanes + " } }";
+          if (aligned(idx, u.dtype.count)) ld = v + " = *(const " + t + "*)(" + buf + " + " + off + ");";
           if (idx.nsrc() > 2) line("if (" + name(idx.src(2).get()) + ") " + ld + " else " + v + " = " + name(u.src(1).get()) + ";");
           else line(ld);
           return;
@@ -353,6 +386,10 @@ struct CUDARenderer {
           std::string t = type(vt), lanes;
           for (int i = 0; i < vt.count; i++)
             lanes += " p_[" + std::to_string(i) + "] = " + v + ".v[" + std::to_string(i) + "];";
+          if (aligned(dst, vt.count)) {
+            line(guard + "*(" + t + "*)(" + buf + " + " + off + ") = " + v + ";");
+            return;
+          }
           line(guard + "{ auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
                ") - 1)) == 0) *(" + t + "*)p_ = " + v + "; else {" + lanes + " } }");
           return;

@@ -24,6 +24,7 @@ std::unique_ptr<Device> make_null_device();  // null_device.cc
 
 Compiler::~Compiler() = default;
 Program::~Program() = default;
+DeviceGraph::~DeviceGraph() = default;
 Device::~Device() = default;
 
 Device::Device(std::string name, std::unique_ptr<Allocator> raw, size_t alignment)

@@ -24,6 +24,7 @@ namespace fg {
 struct LaunchDims {
   int64_t global[3] = {1, 1, 1};
   int64_t local[3] = {1, 1, 1};
+  int64_t grain = 1;  // CPU: the fewest outer iterations worth a thread's wake-up (small kernels run on one)
 };
 
 class Compiler {
@@ -45,6 +46,25 @@ class Program {
                      const LaunchDims& dims, bool timed) = 0;
 };
 
+// One kernel launch of a device graph: the program, its buffers (device pointers in parameter
+// order) and its grid.
+struct GraphLaunch {
+  Program* program;
+  std::vector<void*> bufs;
+  LaunchDims dims;
+};
+
+// Kernel launches recorded once and replayed as one unit (a CUDA graph): one submission instead of
+// one per kernel. Buffers may change between replays; everything else is fixed.
+class DeviceGraph {
+ public:
+  virtual ~DeviceGraph();
+  // launch i's buffer j becomes p from the next replay on
+  virtual void set_buffer(size_t i, size_t j, void* p) = 0;
+  // queues the launches in order (returns once queued, like a launch)
+  virtual void replay() = 0;
+};
+
 class Device {
  public:
   virtual ~Device();
@@ -59,6 +79,9 @@ class Device {
   virtual Compiler* compiler() = 0;  // null when the device compiles nothing
   virtual std::unique_ptr<Program> load(const std::string& name, const std::string& binary) = 0;
   virtual void synchronize() = 0;
+  // The launches (programs this device loaded) as one graph, in order; null when the device has no
+  // graphs, and then the caller runs them one by one.
+  virtual std::unique_ptr<DeviceGraph> make_graph(const std::vector<GraphLaunch>& launches) { return nullptr; }
 
  protected:
   Device(std::string name, std::unique_ptr<Allocator> raw, size_t alignment);

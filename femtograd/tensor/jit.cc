@@ -1,21 +1,53 @@
 #include "femtograd/tensor/jit.h"
 
 #include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
 #include "femtograd/runtime/buffer.h"
 
 namespace fg {
 namespace {
-// the input as a realized contiguous buffer
-std::shared_ptr<Buffer> input_buffer(const Tensor& t) {
-  Tensor c = t.contiguous();
-  c.realize();
-  const UOp* u = c.uop().get();
+UOpRef buffer_behind(const Tensor& t) {
+  const UOp* u = t.uop().get();
   while (u->op == Op::RESHAPE) u = u->src(0).get();
-  UOpRef b = u->op == Op::BUFFER ? u->ref() : u->realized();
+  return u->op == Op::BUFFER ? u->ref() : u->realized();
+}
+
+// the input as a realized contiguous buffer: the input's own node is realized first, so that the
+// buffer is the one the function's kernels read (a lazy input, such as a copy from another device,
+// would otherwise be realized twice: once here, once inside the function)
+std::shared_ptr<Buffer> input_buffer(const Tensor& t) {
+  Tensor c = t;
+  c.realize();
+  UOpRef b = buffer_behind(c);
+  if (!b) {
+    c = t.contiguous();
+    c.realize();
+    b = buffer_behind(c);
+  }
   FG_ASSERT(b, "TinyJit: input is not a buffer after realize");
   auto buf = buffer_of(b);
   buf->ensure_allocated();
   return buf;
+}
+
+// the captured kernels as one graph of their device: null when JIT=2, when an item is a copy, when
+// the items span devices, or when the device has no graphs
+std::unique_ptr<DeviceGraph> make_jit_graph(const std::vector<ExecItem>& items) {
+  if (items.empty() || getenv_int(Flag::JIT) >= 2) return nullptr;
+  std::vector<GraphLaunch> launches;
+  for (const ExecItem& it : items) {
+    if (!it.kernel || it.device != items[0].device) return nullptr;
+    GraphLaunch l{it.kernel->program.get(), {}, {}};
+    for (const auto& b : it.bufs) l.bufs.push_back(b->ensure_allocated());
+    for (int i = 0; i < 3; i++)
+      l.dims.global[i] = it.kernel->prog.global_size[i], l.dims.local[i] = it.kernel->prog.local_size[i];
+    launches.push_back(std::move(l));
+  }
+  try {
+    return get_device(items[0].device).make_graph(launches);
+  } catch (const Error&) {
+    return nullptr;  // replay kernel by kernel
+  }
 }
 
 std::vector<Tensor> run_and_realize(const TinyJit::Fn& fn, const std::vector<Tensor>& inputs) {
@@ -33,6 +65,8 @@ void TinyJit::reset() {
   items_.clear();
   slots_.clear();
   outputs_.clear();
+  graph_.reset();
+  graph_tried_ = false;
 }
 
 std::vector<Tensor> TinyJit::operator()(const std::vector<Tensor>& inputs) {
@@ -78,7 +112,23 @@ std::vector<Tensor> TinyJit::operator()(const std::vector<Tensor>& inputs) {
              " to ", inputs[i].device());
     for (auto [k, j] : s.uses) items_[k].bufs[j] = bufs[i];
   }
-  for (const ExecItem& it : items_) run_exec_item(it);
+  if (!graph_tried_) {
+    graph_tried_ = true;
+    graph_ = make_jit_graph(items_);
+  }
+  if (graph_ && getenv_int(Flag::DEBUG) < 2) {
+    for (size_t i = 0; i < inputs.size(); i++)
+      for (auto [k, j] : slots_[i].uses) graph_->set_buffer(k, j, bufs[i]->ensure_allocated());
+    graph_->replay();
+    GlobalCounters& gc = GlobalCounters::get();
+    for (const ExecItem& it : items_) {
+      gc.kernel_count++;
+      gc.global_ops += it.kernel->prog.flops;
+      gc.global_mem += it.kernel->prog.bytes;
+    }
+  } else {
+    for (const ExecItem& it : items_) run_exec_item(it);
+  }
   calls_++;
   return outputs_;
 }

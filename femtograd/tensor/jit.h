@@ -2,7 +2,8 @@
 // its second, and from then on replays those kernels on the new inputs' buffers without building
 // graphs, scheduling or generating code. Inputs must keep their shapes, dtypes and devices; a
 // change is an error that names the input. Outputs of a replay live in the same buffers each call
-// (read them before the next call, or copy them).
+// (read them before the next call, or copy them). On a device with graphs (CUDA) a replay is one
+// graph launch (JIT=2: kernel by kernel); DEBUG>=2 replays kernel by kernel to time each.
 #pragma once
 #include <functional>
 #include <vector>
@@ -37,6 +38,8 @@ class TinyJit {
   std::vector<ExecItem> items_;
   std::vector<InputSlot> slots_;
   std::vector<Tensor> outputs_;
+  std::unique_ptr<DeviceGraph> graph_;  // the captured kernels as one device graph, when possible
+  bool graph_tried_ = false;
 };
 
 }  // namespace fg

@@ -129,6 +129,9 @@ void Tensor::realize_all(std::vector<Tensor*> ts) {
   for (Tensor* t : ts) {
     UOpRef r = t->uop()->realized();
     if (!r) continue;
+    // a value computed from tensors that require gradients keeps its graph, so that a backward
+    // through it still reaches them (its node carries the buffer: later schedules read it)
+    if (!t->s_->requires_grad && t->requires_grad()) continue;
     // every handle of this tensor sees the buffer now (state is shared, like a Python object)
     const Shape& sh = t->shape();
     t->s_->uop = sh == Shape{r->arg.as_int()} ? r : UOp::make(Op::RESHAPE, r->dtype, {r}, Arg(sh));

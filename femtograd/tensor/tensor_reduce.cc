@@ -4,6 +4,9 @@
 #include <limits>
 
 #include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
+#include "femtograd/engine/realize.h"
+#include "femtograd/runtime/device.h"
 #include "femtograd/tensor/tensor.h"
 
 namespace fg {
@@ -110,6 +113,33 @@ Tensor Tensor::log_softmax(int64_t axis) const {
   return x.sub(x.logsumexp(axis, true));
 }
 
+namespace {
+// A CPU matmul kernel keeps a register tile of `panel` columns of the right operand b (..., k, n)
+// and walks it down all k rows. Row-major, that strip advances n elements a row: for power-of-two n
+// every row falls into the same few L1 sets and each load misses (and at n = 2048 every row is a new
+// page). Copying b into panels (..., n/panel, k, panel) first makes every strip one contiguous run;
+// the copy is O(k n) against the matmul's O(m k n), so it pays from a few dozen rows of a on, once b
+// is larger than L1 (smaller, it stays cached however it is laid out). The matmul reads the panels
+// through a view of b's shape: the kernel's index math does the rest.
+// panel = the CPU heuristic's tile width along n: two native vectors (codegen/opts.cc).
+Tensor panel_packed(const Tensor& b, int64_t m) {
+  if (!getenv_int(Flag::MATMUL_PACK)) return b;
+  DType dt = b.dtype();
+  if (!dt.is_float() || (dt.itemsize() != 4 && dt.itemsize() != 8)) return b;
+  int64_t k = b.shape(-2), n = b.shape(-1);
+  if (m < 32 || k < 16 || k * n * dt.itemsize() < (64 << 10)) return b;
+  Target t = target_for(get_device(b.device()));
+  int64_t panel = 2 * t.vector_bytes / dt.itemsize();
+  if (t.gpu || n < 2 * panel || n % panel != 0) return b;
+  Shape split(b.shape().begin(), b.shape().end() - 1);
+  split.insert(split.end(), {n / panel, panel});  // (..., k, n/panel, panel)
+  std::vector<int64_t> swap;
+  for (int64_t i = 0; i < b.ndim() + 1; i++) swap.push_back(i);
+  std::swap(swap[b.ndim() - 2], swap[b.ndim() - 1]);  // (..., n/panel, k, panel) and back
+  return b.reshape(split).permute(swap).contiguous().permute(swap).reshape(b.shape());
+}
+}  // namespace
+
 Tensor Tensor::matmul(const Tensor& o) const {
   FG_CHECK(ndim() >= 1 && o.ndim() >= 1, ErrorKind::Value, "matmul", "both operands need at least one dimension, got ",
            shape_str(shape()), " and ", shape_str(o.shape()));
@@ -128,7 +158,7 @@ Tensor Tensor::matmul(const Tensor& o) const {
   // (..., n, k) x (..., k, m): broadcast (..., n, 1, k) * (..., 1, m, k), sum over k
   Shape as = a.shape(), bs = b.shape();
   as.insert(as.end() - 1, 1);
-  Tensor bt = b.transpose(-1, -2);
+  Tensor bt = panel_packed(b, a.shape(-2)).transpose(-1, -2);
   Shape bts = bt.shape();
   bts.insert(bts.end() - 2, 1);
   Tensor prod_ = a.reshape(as).mul(bt.reshape(bts));

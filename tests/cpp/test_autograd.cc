@@ -478,6 +478,20 @@ TEST(Autograd, RealizedAfterTheLossWasBuilt) {
   expect_all_near(values(w.grad()), {4, 8, 12});
 }
 
+TEST(Autograd, BackwardThroughARealizedIntermediate) {
+  // an intermediate realized (or read back) before backward() keeps its path to the parameters:
+  // a lazy leaf (computed, like a host-to-device copy), a permuted contiguous copy, realized
+  Tensor x = (f64({1, 2, 3, 4, 5, 6}, {2, 3}) + 0).requires_grad_();
+  Tensor y = x.permute({1, 0}).contiguous();
+  y.realize();
+  expect_all_near(values(y), {1, 4, 2, 5, 3, 6});
+  (y * f64({1, 2, 3, 4, 5, 6}, {3, 2})).sum().backward();
+  expect_all_near(values(x.grad()), {1, 3, 5, 2, 4, 6});
+  // a realized value that needs no gradient still becomes its buffer
+  Tensor z = (f64({1, 2}, {2}) * 3).realize();
+  EXPECT_EQ(z.uop()->op, Op::BUFFER);
+}
+
 TEST(Autograd, GradientOfAGradient) {
   // d/dx of sum(d/dx sum(x^3)) = d/dx sum(3x^2) = 6x
   Tensor x = f64({1, 2, 3}, {3});

@@ -127,11 +127,36 @@ TEST(Codegen, EveryOptKeepsTheResult) {
       {{Opt::Kind::VECTOR, 1, 8}},
       {{Opt::Kind::VECTOR, 1000, 8}},
       {{Opt::Kind::VECTOR, 1, 8}, {Opt::Kind::UPCAST, 0, 4}, {Opt::Kind::UPCAST, 1, 2}, {Opt::Kind::UNROLL, 1000, 3}},
+      {{Opt::Kind::BLOCK, 0, 4}},
+      {{Opt::Kind::BLOCK, 1, 8}, {Opt::Kind::VECTOR, 200001, 8}},
+      {{Opt::Kind::VECTOR, 1, 8}, {Opt::Kind::UPCAST, 0, 4}, {Opt::Kind::BLOCK, 0, 2}, {Opt::Kind::UNROLL, 1000, 2}},
   };
   for (const auto& opts : cases) {
     SCOPED_TRACE(opts[0].str());
     expect_close(run_with(mm, &opts), ref);
   }
+}
+
+// A large matmul on the CPU: its right operand is copied into 16-column panels (one elementwise
+// kernel), and the matmul kernel reads them with plain affine indices (no div/mod left once the
+// vector and tile splits line up with the panels), in row blocks (BLOCK) for the caches.
+TEST(Codegen, PackedMatmulIsBlockedAndReadsPanelsContiguously) {
+  Tensor a = Tensor::from_vector(iota(256 * 128), {256, 128}), b = Tensor::from_vector(iota(128 * 192), {128, 192});
+  auto sched = create_schedule({a.matmul(b).uop()});
+  ASSERT_EQ(sched.items.size(), 2u);
+  KernelProgram k = codegen(sched.items[1].ast, Target{});
+  std::string opts;
+  for (const Opt& o : k.opts) opts += o.str() + " ";
+  EXPECT_EQ(opts, "VECTOR(1, 8) UPCAST(0, 4) UPCAST(1, 2) BLOCK(0, 16) ");
+  std::string src = render("c", k);
+  for (size_t at = src.find("const long long idx"); at != std::string::npos; at = src.find("const long long idx", at + 1)) {
+    std::string line = src.substr(at, src.find('\n', at) - at);
+    EXPECT_EQ(line.find_first_of("/%"), std::string::npos) << line;
+  }
+  EXPECT_EQ(src.find("data2["), std::string::npos) << "the panels must be read as vectors";
+  // the panel copy is off with MATMUL_PACK=0: one kernel
+  Context off{{"MATMUL_PACK", 0}};
+  EXPECT_EQ(create_schedule({a.matmul(b).uop()}).items.size(), 1u);
 }
 
 TEST(Codegen, OptThatDoesNotDivideIsRefused) {

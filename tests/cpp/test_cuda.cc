@@ -19,6 +19,7 @@
 #include "femtograd/runtime/cuda/nvrtc_compiler.h"
 #include "femtograd/runtime/device.h"
 #include "femtograd/schedule/schedule.h"
+#include "femtograd/tensor/jit.h"
 #include "femtograd/tensor/tensor.h"
 #include "femtograd/tensor/tensor_nn.h"
 
@@ -130,6 +131,42 @@ TEST(CudaCodegen, RowReduceSplitsOverAThreadGroup) {
   EXPECT_EQ(opt_str(k.opts[0]), "GROUP(1000, 256)");
 }
 
+TEST(CudaCodegen, MatmulStagesTilesInSharedMemory) {
+  Context unpacked{{"MATMUL_PACK", 0}};  // the CPU tensors' matmul as one kernel, as on a GPU
+  auto asts = kernel_asts({cpu(randv(2048 * 64, 1), {2048, 64}).matmul(cpu(randv(64 * 2048, 2), {64, 2048}))});
+  ASSERT_EQ(asts.size(), 1u);
+  KernelProgram k = codegen(asts[0], cuda_target());
+  ASSERT_FALSE(k.opts.empty());
+  EXPECT_EQ(opt_str(k.opts[0]), "STAGE(1000, 16)");
+  EXPECT_EQ(k.local_size[0] * k.local_size[1], 256);
+  EXPECT_EQ(k.global_size[0] * k.global_size[1], 16 * 16) << "128x128 outputs a block";
+  std::string src = render_cuda(k);
+  EXPECT_NE(src.find("__shared__"), std::string::npos) << src;
+  EXPECT_NE(src.find("__syncthreads();"), std::string::npos) << src;
+  if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  // the same opts given explicitly; STAGE after another opt does not apply
+  KernelProgram again = codegen(asts[0], cuda_target(), &k.opts);
+  EXPECT_EQ(render_cuda(again), src);
+  std::vector<Opt> late = {{Opt::Kind::LOCAL, 0, 16}, {Opt::Kind::STAGE, 1000, 16}};
+  EXPECT_THROW(codegen(asts[0], cuda_target(), &late), Error);
+  std::vector<Opt> uneven = {{Opt::Kind::STAGE, 1000, 16}, {Opt::Kind::LOCAL, 0, 48}};
+  EXPECT_THROW(codegen(asts[0], cuda_target(), &uneven), Error);  // 48 does not divide 2048
+}
+
+// log2 of a half type takes the hardware approximation (its error is far below half precision);
+// float32 keeps the exact libdevice function
+TEST(CudaCodegen, FastLog2OnlyForHalfTypes) {
+  for (DType dt : {dtypes::float16, dtypes::bfloat16, dtypes::float32}) {
+    auto asts = kernel_asts({cpu(randv(64, 3), {64}).abs().add(0.5).cast(dt).log2()});
+    ASSERT_EQ(asts.size(), 1u);
+    std::string src = render_cuda(codegen(asts[0], cuda_target()));
+    bool half = dt != dtypes::float32;
+    EXPECT_EQ(src.find("__log2f(") != std::string::npos, half) << dt.name() << "\n" << src;
+    if (!half) EXPECT_NE(src.find("log2f("), std::string::npos) << src;
+    if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  }
+}
+
 TEST(CudaCodegen, ExplicitOptsAndMaskedThreads) {
   auto asts = kernel_asts({cpu(randv(100, 1), {100}).add(1)});
   ASSERT_EQ(asts.size(), 1u);
@@ -229,6 +266,12 @@ TEST(CudaDevice, OpsMatchTheCPU) {
       {"layernorm", [](auto& a, auto&) { return layer_norm(a, {768}); }, {64, 768}, {1}},
       {"matmul", [](auto& a, auto& b) { return a.matmul(b); }, {129, 80}, {80, 67}},
       {"matmul big", [](auto& a, auto& b) { return a.matmul(b); }, {512, 256}, {256, 384}},
+      // shared-memory staged tiles (STAGE): the 64x64 and 128x128 block tiles, a transposed
+      // operand, a batch, an elementwise epilogue
+      {"matmul staged 64", [](auto& a, auto& b) { return a.matmul(b); }, {256, 136}, {136, 320}},
+      {"matmul staged 128", [](auto& a, auto& b) { return a.matmul(b); }, {2048, 64}, {64, 1024}},
+      {"matmul staged a.T", [](auto& a, auto& b) { return a.permute({1, 0}).matmul(b).relu(); }, {96, 512}, {96, 256}},
+      {"matmul staged batch", [](auto& a, auto& b) { return a.matmul(b).add(1); }, {3, 128, 40}, {3, 40, 192}},
       {"conv2d", [](auto& a, auto& b) { return conv2d(a, b, {}, ConvOpts{.padding = Padding(1)}); }, {4, 8, 20, 20}, {16, 8, 3, 3}},
       {"half", [](auto& a, auto& b) { return a.cast(dtypes::float16).mul(b.cast(dtypes::float16)).cast(dtypes::float32); }, {5000}, {5000}},
   };
@@ -254,5 +297,73 @@ TEST(CudaDevice, LaunchErrorsNameTheKernel) {
     FAIL() << "expected a launch error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(k->prog.name), std::string::npos) << e.what();
+  }
+}
+
+// TinyJit on CUDA replays its kernels as one CUDA graph (JIT=1) or kernel by kernel (JIT=2): both
+// give what the eager run gives, on inputs that change every call (the graph's nodes are rewritten
+// to the new buffers) and with weights captured once.
+TEST(CudaDevice, JitGraphReplayMatchesEager) {
+  NEED_GPU();
+  Tensor w = on(cpu(randv(64 * 32, 3), {64, 32}), "CUDA");
+  auto f = [&](const std::vector<Tensor>& in) {
+    Tensor h = in[0].matmul(w).add(in[1]).relu();
+    return std::vector<Tensor>{h.sum({1}), h.softmax(1), in[1].mul(2).sub(1).exp()};
+  };
+  for (int mode : {1, 2}) {
+    Context ctx{{"JIT", mode}};
+    TinyJit jit(f);
+    for (int step = 0; step < 6; step++) {
+      // the eager run gets inputs of its own: the same tensors would share (hash-consed) graphs
+      // that the first run already realized, so the JIT's capture would see no kernels
+      auto inputs = [&] {
+        return std::vector<Tensor>{on(cpu(randv(128 * 64, 10 + step), {128, 64}), "CUDA"),
+                                   on(cpu(randv(128 * 32, 20 + step), {128, 32}), "CUDA")};
+      };
+      int64_t before = GlobalCounters::get().kernel_count;
+      std::vector<Tensor> got = jit(inputs());
+      if (step >= 2) {
+        EXPECT_EQ(GlobalCounters::get().kernel_count - before, int64_t(jit.kernel_count()));
+      }
+      std::vector<std::vector<float>> got_v;
+      for (const Tensor& t : got) got_v.push_back(t.to_vector<float>());
+      std::vector<Tensor> want = f(inputs());
+      for (size_t i = 0; i < want.size(); i++)
+        EXPECT_EQ(got_v[i], want[i].to_vector<float>()) << "mode " << mode << " step " << step << " output " << i;
+    }
+  }
+}
+
+// Host<->device copies run on a copy stream: a copy into memory that queued kernels still read
+// waits for them (write after read), kernels queued after a copy see its data (read after write),
+// and a copy out waits for the kernel writing its source; buffers freed and reused keep all three.
+TEST(CudaDevice, CopiesOnTheCopyStreamKeepOrder) {
+  NEED_GPU();
+  auto buffer_behind = [](const Tensor& t) {
+    const UOp* u = t.uop().get();
+    while (u->op == Op::RESHAPE) u = u->src(0).get();
+    UOpRef b = u->op == Op::BUFFER ? u->ref() : u->realized();
+    return buffer_of(b);
+  };
+  const int64_t n = int64_t(1) << 25;  // 128 MB: a kernel over it outlasts a launch by far
+  std::vector<float> v1(n, 1.0f), v2(n, 3.0f);
+  for (int round = 0; round < 3; round++) {
+    Tensor a = Tensor::from_vector(v1, {n}, "CUDA").realize();
+    Tensor s = a.mul(2).sum();
+    s.realize();                                 // queued, not finished
+    buffer_behind(a)->copy_in(v2.data(), n * 4);  // must wait for the sum to read v1
+    Tensor t = a.add(1).max();                    // must see v2
+    t.realize();
+    EXPECT_EQ(t.item(), 4.0) << "round " << round;
+    EXPECT_NEAR(s.item(), 2.0 * n, 1e-5 * n) << "round " << round;
+    std::vector<float> back = a.to_vector<float>();
+    EXPECT_EQ(back[0], 3.0f);
+    EXPECT_EQ(back[n - 1], 3.0f);
+  }
+  // many small inputs through reused blocks, each read by a kernel right after its copy
+  for (int i = 0; i < 50; i++) {
+    std::vector<float> v(1000, float(i));
+    Tensor x = Tensor::from_vector(v, {1000}, "CUDA");
+    EXPECT_EQ(x.mul(2).sum().item(), 2000.0 * i) << i;
   }
 }

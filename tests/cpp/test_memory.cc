@@ -14,7 +14,8 @@
 using namespace fg;
 
 namespace {
-size_t in_use() { return get_device("CPU").allocator().stats().in_use; }
+// the memory of the device the tensors live on (DEV=CUDA runs the suite on the GPU)
+size_t in_use() { return get_device(default_device()).allocator().stats().in_use; }
 }  // namespace
 
 TEST(Memory, LongRealizeLoopHoldsMemoryFlat) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "femtograd/base/flags.h"
 #include "tensor_ref.h"
 
 using namespace fgt;
@@ -376,6 +377,54 @@ TEST(TensorReduce, MatmulLinearEinsum) {
   Tensor r = im.matmul(im.T());
   EXPECT_EQ(r.dtype(), dt::int32);
   EXPECT_EQ(r.to_vector<int32_t>(), (std::vector<int32_t>{14, 32, 32, 77}));
+}
+
+// Large CPU matmuls read their right operand through column panels (a copy made first, see
+// panel_packed in tensor_reduce.cc): batched, transposed, fused and float64 operands, against a
+// naive loop, and the same values with the packing off.
+TEST(TensorReduce, MatmulThroughPanels) {
+  auto ref = [](const Arr<double>& x, const Arr<double>& y) {  // (B, n, k) x (B or 1, k, m)
+    int64_t B = x.shape[0], n = x.shape[1], k = x.shape[2], m = y.shape[2];
+    Arr<double> r({B, n, m});
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < m; j++) {
+          double s = 0;
+          for (int64_t q = 0; q < k; q++) s += x.at({b, i, q}) * y.at({y.shape[0] == 1 ? 0 : b, q, j});
+          r.at({b, i, j}) = s;
+        }
+    return r;
+  };
+  struct Case {
+    Shape a, b;
+    DType dt;
+    bool transposed_b;  // b given as the transpose of a (m, k) tensor
+  };
+  const std::vector<Case> cases = {
+      {{1, 160, 256}, {1, 256, 96}, dt::float32, false},  // blocked: 40 row tiles
+      {{1, 64, 256}, {1, 256, 80}, dt::float32, true},
+      {{3, 40, 128}, {3, 128, 144}, dt::float32, false},  // batched, 40 rows: a partial last tile
+      {{2, 37, 128}, {1, 128, 144}, dt::float32, false},  // b broadcast over the batch, prime rows
+      {{1, 48, 96}, {1, 96, 88}, dt::float64, false},
+  };
+  uint64_t seed = 300;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(fg::shape_str(c.a) + " @ " + fg::shape_str(c.b) + " " + std::string(c.dt.name()));
+    Input a = make_input(c.a, c.dt, seed++, -1, 1), b = make_input(c.b, c.dt, seed++, -1, 1);
+    Tensor bt = b.t;
+    if (c.transposed_b) bt = to_tensor(b.a.transpose(1, 2), c.dt).transpose(1, 2);
+    Tensor fused = a.t.matmul(bt * 2.0 + 1.0);  // the panel copy computes b*2+1 on the way
+    Tensor plain = a.t.matmul(bt);
+    std::vector<Tensor> outs{plain, fused};
+    realize_all(outs);
+    Arr<double> b2(b.a.shape);
+    for_each_index(b.a.shape, [&](const std::vector<int64_t>& i) { b2.at(i) = b.a.at(i) * 2 + 1; });
+    Tol tol = c.dt == dt::float64 ? Tol{1e-10, 1e-10} : Tol{1e-4, 1e-4};
+    EXPECT_TRUE(matches(outs[0], ref(a.a, b.a), tol));
+    EXPECT_TRUE(matches(outs[1], ref(a.a, b2), tol));
+    fg::Context off{{"MATMUL_PACK", 0}};
+    EXPECT_TRUE(matches(a.t.matmul(bt).realize(), ref(a.a, b.a), tol));
+  }
 }
 
 TEST(TensorReduce, Errors) {

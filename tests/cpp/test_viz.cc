@@ -36,7 +36,8 @@ std::string http_get(int port, const std::string& path) {
   ::close(fd);
   return out;
 }
-size_t in_use() { return get_device("CPU").allocator().stats().in_use; }
+// the memory of the device the tensors live on (DEV=CUDA runs the suite on the GPU)
+size_t in_use() { return get_device(default_device()).allocator().stats().in_use; }
 }  // namespace
 
 TEST(Viz, RecordsAndServes) {

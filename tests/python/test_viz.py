@@ -48,7 +48,7 @@ def test_viz_api(viz_server):
   assert one["pass"] == rewrites[0]["pass"] and one["before"] and one["after"]
   assert all(re.fullmatch(r"[\w.]+\.cc:\d+", r["where"]) for r in one["rules"]), one["rules"]
   kernels = json.loads(urllib.request.urlopen(viz_server + "/api/kernels").read())
-  assert kernels and all("void " + k["name"] in k["source"] for k in kernels)
+  assert kernels and all(re.search(r"void (__launch_bounds__\(\d+\) )?" + k["name"] + r"\(", k["source"]) for k in kernels)
   with pytest.raises(urllib.error.HTTPError):
     urllib.request.urlopen(viz_server + "/api/rewrite/999999")
 

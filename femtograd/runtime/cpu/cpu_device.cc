@@ -103,9 +103,10 @@ class CPUProgram final : public Program {
     void** b = const_cast<void**>(bufs.data());  // the kernel reads the array, never writes it
     const auto* v = reinterpret_cast<const long long*>(vars.data());
     int64_t n = dims.global[0];
-    if (n >= 2 && num_threads() > 1) {
+    int64_t chunks = std::min<int64_t>(num_threads(), n / std::max<int64_t>(dims.grain, 1));
+    if (chunks >= 2) {
       KernelFn fn = fn_;
-      parallel_for(n, [fn, b, v](int64_t lo, int64_t hi) { fn(b, v, lo, hi); });
+      parallel_for(n, [fn, b, v](int64_t lo, int64_t hi) { fn(b, v, lo, hi); }, chunks);
     } else if (n >= 1) {
       fn_(b, v, 0, n);
     }

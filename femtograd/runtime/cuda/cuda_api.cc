@@ -91,6 +91,19 @@ const DriverState& driver_state() {
       bind(h, d.cuLaunchKernel, {"cuLaunchKernel"}, L);
       bind(h, d.cuGetErrorString, {"cuGetErrorString"}, L);
       bind(h, d.cuGetErrorName, {"cuGetErrorName"}, L);
+      bind(h, d.cuEventQuery, {"cuEventQuery"}, L);
+      try {  // graphs are optional: without them TinyJit launches kernel by kernel
+        bind(h, d.cuGraphCreate, {"cuGraphCreate"}, L);
+        bind(h, d.cuGraphAddKernelNode, {"cuGraphAddKernelNode_v2", "cuGraphAddKernelNode"}, L);
+        bind(h, d.cuGraphInstantiateWithFlags, {"cuGraphInstantiateWithFlags"}, L);
+        bind(h, d.cuGraphExecKernelNodeSetParams, {"cuGraphExecKernelNodeSetParams_v2", "cuGraphExecKernelNodeSetParams"}, L);
+        bind(h, d.cuGraphLaunch, {"cuGraphLaunch"}, L);
+        bind(h, d.cuGraphExecDestroy, {"cuGraphExecDestroy"}, L);
+        bind(h, d.cuGraphDestroy, {"cuGraphDestroy"}, L);
+        d.graphs = true;
+      } catch (const Error&) {
+        d.graphs = false;
+      }
       st->ok = true;
     } catch (const Error& e) {
       st->error = e.what();

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
+#include <map>
+#include <span>
 #include <iostream>
 #include <mutex>
 
@@ -31,6 +34,77 @@ struct GPU {
   CUevent staging_done[kStagingBuffers] = {};
   std::string last_kernel;  // the last kernel launched (named when a later sync finds a fault)
 
+  // Copies run on a stream of their own. A copy waits only for the queued kernels that use its
+  // device memory (the allocations each launch touched are tracked), so it overlaps the others;
+  // kernels queued after a copy wait for it.
+  CUstream copy_stream = nullptr;
+  CUevent copy_done = nullptr;
+  std::mutex use_mu;  // guards what follows
+  std::map<CUdeviceptr, std::pair<size_t, uint64_t>> allocs;  // base -> (bytes, last launch using it)
+  uint64_t launches = 0;     // kernels (and graphs) queued so far
+  uint64_t copy_waited = 0;  // the copy stream waits for the launches up to this one
+  struct Fence {
+    uint64_t seq;  // recorded on the compute stream after this launch
+    CUevent ev;
+  };
+  std::deque<Fence> fences;  // oldest first
+  std::vector<CUevent> spare_events;
+  static constexpr uint64_t kFenceEvery = 16;  // launches between fences (each costs a record)
+  static constexpr size_t kMaxFences = 64;
+
+  // a launch that reads or writes these device pointers has been queued (call after queuing it)
+  void note_launch(std::span<const CUdeviceptr> ptrs, bool fence_now) {
+    std::lock_guard lock(use_mu);
+    launches++;
+    for (CUdeviceptr p : ptrs)
+      if (auto* a = alloc_of(p)) a->second = launches;
+    if (fence_now || launches % kFenceEvery == 0) record_fence();
+  }
+  std::pair<size_t, uint64_t>* alloc_of(CUdeviceptr p) {
+    auto it = allocs.upper_bound(p);
+    if (it == allocs.begin()) return nullptr;
+    --it;
+    return p < it->first + it->second.first ? &it->second : nullptr;
+  }
+  void record_fence() {  // under use_mu
+    if (!fences.empty() && fences.back().seq == launches) return;
+    CUevent ev = nullptr;
+    if (!spare_events.empty()) {
+      ev = spare_events.back();
+      spare_events.pop_back();
+    } else {
+      check_cu(cuda_driver().cuEventCreate(&ev, kEventDisableTiming), "CUDA", "cuEventCreate");
+    }
+    check_cu(cuda_driver().cuEventRecord(ev, stream), "CUDA", "cuEventRecord");
+    fences.push_back({launches, ev});
+    if (fences.size() > kMaxFences) {  // a copy that needs it waits for a later fence instead
+      spare_events.push_back(fences.front().ev);
+      fences.pop_front();
+    }
+  }
+  // before a copy on the copy stream that touches device memory at p: wait for the queued kernels
+  // that use p's allocation
+  void copy_after_uses(CUdeviceptr p) {
+    std::lock_guard lock(use_mu);
+    auto* a = alloc_of(p);
+    uint64_t need = a ? a->second : launches;  // memory we do not know: wait for everything
+    if (need <= copy_waited) return;
+    const Fence* f = nullptr;
+    for (const Fence& x : fences)
+      if (x.seq >= need) { f = &x; break; }
+    if (!f) {
+      record_fence();
+      f = &fences.back();
+    }
+    check_cu(cuda_driver().cuStreamWaitEvent(copy_stream, f->ev, 0), "CUDA", "cuStreamWaitEvent");
+    copy_waited = f->seq;
+  }
+  // after queuing a copy: kernels queued from now on wait for it
+  void compute_after_copy() {
+    check_cu(cuda_driver().cuEventRecord(copy_done, copy_stream), "CUDA", "cuEventRecord");
+    check_cu(cuda_driver().cuStreamWaitEvent(stream, copy_done, 0), "CUDA", "cuStreamWaitEvent");
+  }
+
   // the driver acts on the calling thread's current context: make it ours
   void bind() const {
     thread_local CUcontext current = nullptr;
@@ -39,9 +113,15 @@ struct GPU {
       current = ctx;
     }
   }
-  void sync(const char* why) {
+  void sync_copies(const char* why) {
+    bind();
+    CUresult r = cuda_driver().cuStreamSynchronize(copy_stream);
+    if (r != 0) fail(ErrorKind::Runtime, "CUDA", why, ": the GPU reported ", cu_error_text(r));
+  }
+  void sync(const char* why, bool copies_too = true) {
     bind();
     CUresult r = cuda_driver().cuStreamSynchronize(stream);
+    if (r == 0 && copies_too) r = cuda_driver().cuStreamSynchronize(copy_stream);
     if (r != 0) {
       std::string k;
       {
@@ -88,6 +168,8 @@ std::shared_ptr<GPU> open_gpu(int ordinal) {
   check_cu(d.cuDevicePrimaryCtxRetain(&g->ctx, g->dev), "CUDA", "cuDevicePrimaryCtxRetain");
   g->bind();
   check_cu(d.cuStreamCreate(&g->stream, kStreamNonBlocking), "CUDA", "cuStreamCreate");
+  check_cu(d.cuStreamCreate(&g->copy_stream, kStreamNonBlocking), "CUDA", "cuStreamCreate");
+  check_cu(d.cuEventCreate(&g->copy_done, kEventDisableTiming), "CUDA", "cuEventCreate");
   check_cu(d.cuEventCreate(&g->t0, kEventDefault), "CUDA", "cuEventCreate");
   check_cu(d.cuEventCreate(&g->t1, kEventDefault), "CUDA", "cuEventCreate");
   for (int i = 0; i < kStagingBuffers; i++) {
@@ -108,10 +190,16 @@ class CUDAAllocator final : public Allocator {
     if (r != 0)
       fail(ErrorKind::Runtime, "CUDA", "out of GPU memory allocating ", bytes, " bytes on ",
            g_->info.name, ": ", cu_error_text(r));
+    std::lock_guard lock(g_->use_mu);
+    g_->allocs[p] = {std::max<size_t>(bytes, 1), 0};
     return reinterpret_cast<void*>(p);
   }
   void free(void* p, size_t) override {
     g_->bind();
+    {
+      std::lock_guard lock(g_->use_mu);
+      g_->allocs.erase(reinterpret_cast<CUdeviceptr>(p));
+    }
     cuda_driver().cuMemFree(reinterpret_cast<CUdeviceptr>(p));  // waits for queued work using it
   }
   // host -> pinned staging (memcpy) -> device (async); the two buffers alternate so the memcpy of
@@ -121,29 +209,32 @@ class CUDAAllocator final : public Allocator {
     g_->bind();
     std::lock_guard lock(g_->mu);
     const char* s = static_cast<const char*>(src);
+    g_->copy_after_uses(reinterpret_cast<CUdeviceptr>(dst));
     for (size_t off = 0, i = 0; off < bytes; off += kStaging, i ^= 1) {
       size_t n = std::min(kStaging, bytes - off);
       check_cu(d.cuEventSynchronize(g_->staging_done[i]), "CUDA copy_in", "waiting for staging");
       std::memcpy(g_->staging[i], s + off, n);
       check_cu(d.cuMemcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(dst) + off, g_->staging[i], n,
-                                   g_->stream),
+                                   g_->copy_stream),
                "CUDA copy_in", cat("copy of ", n, " bytes to the GPU"));
-      check_cu(d.cuEventRecord(g_->staging_done[i], g_->stream), "CUDA copy_in", "cuEventRecord");
+      check_cu(d.cuEventRecord(g_->staging_done[i], g_->copy_stream), "CUDA copy_in", "cuEventRecord");
     }
+    g_->compute_after_copy();
   }
   // device -> pinned (async, after every queued kernel) -> host
   void copy_out(void* dst, const void* src, size_t bytes) override {
     const Driver& d = cuda_driver();
     g_->bind();
     char* out = static_cast<char*>(dst);
+    g_->copy_after_uses(reinterpret_cast<CUdeviceptr>(src));  // the kernels writing src, not all
     for (size_t off = 0; off < bytes; off += kStaging) {
       size_t n = std::min(kStaging, bytes - off);
       std::unique_lock lock(g_->mu);
       check_cu(d.cuMemcpyDtoHAsync(g_->staging[0], reinterpret_cast<CUdeviceptr>(src) + off, n,
-                                   g_->stream),
+                                   g_->copy_stream),
                "CUDA copy_out", cat("copy of ", n, " bytes from the GPU"));
       lock.unlock();
-      g_->sync("copy_out");
+      g_->sync_copies("copy_out");
       lock.lock();
       std::memcpy(out + off, g_->staging[0], n);
     }
@@ -170,6 +261,8 @@ class CUDAProgram final : public Program {
            "' in its CUBIN: ", cu_error_text(r));
     }
   }
+  CUfunction function() const { return fn_; }
+  const std::string& name() const { return name_; }
   ~CUDAProgram() override {
     g_->bind();
     cuda_driver().cuModuleUnload(module_);
@@ -207,6 +300,7 @@ class CUDAProgram final : public Program {
                                   unsigned(dims.global[2]), unsigned(dims.local[0]),
                                   unsigned(dims.local[1]), unsigned(dims.local[2]), 0, g_->stream,
                                   args.data(), nullptr);
+    if (r == 0) g_->note_launch(ptrs, false);
     if (r != 0)
       fail(ErrorKind::Runtime, "CUDA launch", "kernel ", name_, " (grid ", dims.global[0], "x",
            dims.global[1], "x", dims.global[2], ", block ", dims.local[0], "x", dims.local[1], "x",
@@ -224,6 +318,100 @@ class CUDAProgram final : public Program {
   std::string name_;
   CUmodule module_ = nullptr;
   CUfunction fn_ = nullptr;
+};
+
+// A CUDA graph of kernel nodes in a chain (each waits for the one before, like one stream). A
+// replay first rewrites the nodes whose buffers changed (cuGraphExecKernelNodeSetParams), then
+// launches the whole graph into the device's stream.
+class CUDAGraph final : public DeviceGraph {
+ public:
+  CUDAGraph(std::shared_ptr<GPU> g, const std::vector<GraphLaunch>& launches) : g_(std::move(g)) {
+    const Driver& d = cuda_driver();
+    g_->bind();
+    check_cu(d.cuGraphCreate(&graph_, 0), "CUDA graph", "cuGraphCreate");
+    CUgraphNode prev = nullptr;
+    for (const GraphLaunch& l : launches) {
+      auto* p = dynamic_cast<CUDAProgram*>(l.program);
+      FG_CHECK(p, ErrorKind::Value, "CUDA graph", "a launch of a program that is not a CUDA kernel");
+      Node n{p, l.dims, {}, nullptr, false};
+      for (void* b : l.bufs) n.ptrs.push_back(reinterpret_cast<CUdeviceptr>(b));
+      KernelNodeParams kp = params(n);
+      std::vector<void*> args = arg_ptrs(n);
+      kp.params = args.data();
+      check_cu(d.cuGraphAddKernelNode(&n.node, graph_, prev ? &prev : nullptr, prev ? 1 : 0, &kp),
+               "CUDA graph", "cuGraphAddKernelNode of kernel " + p->name());
+      prev = n.node;
+      nodes_.push_back(std::move(n));
+    }
+    for (const Node& n : nodes_) {
+      for (CUdeviceptr p : n.ptrs) all_ptrs_.push_back(p);
+    }
+    check_cu(d.cuGraphInstantiateWithFlags(&exec_, graph_, 0), "CUDA graph", "cuGraphInstantiate");
+  }
+  ~CUDAGraph() override {
+    g_->bind();
+    if (exec_) cuda_driver().cuGraphExecDestroy(exec_);
+    if (graph_) cuda_driver().cuGraphDestroy(graph_);
+  }
+  void set_buffer(size_t i, size_t j, void* p) override {
+    FG_CHECK(i < nodes_.size() && j < nodes_[i].ptrs.size(), ErrorKind::Value, "CUDA graph", "no buffer ", j,
+             " in launch ", i);
+    auto v = reinterpret_cast<CUdeviceptr>(p);
+    if (nodes_[i].ptrs[j] != v) nodes_[i].ptrs[j] = v, nodes_[i].dirty = true, ptrs_changed_ = true;
+  }
+  void replay() override {
+    const Driver& d = cuda_driver();
+    g_->bind();
+    for (Node& n : nodes_) {
+      if (!n.dirty) continue;
+      KernelNodeParams kp = params(n);
+      std::vector<void*> args = arg_ptrs(n);
+      kp.params = args.data();
+      check_cu(d.cuGraphExecKernelNodeSetParams(exec_, n.node, &kp), "CUDA graph",
+               "cuGraphExecKernelNodeSetParams of kernel " + n.program->name());
+      n.dirty = false;
+    }
+    if (ptrs_changed_) {
+      all_ptrs_.clear();
+      for (const Node& n : nodes_)
+        for (CUdeviceptr p : n.ptrs) all_ptrs_.push_back(p);
+      ptrs_changed_ = false;
+    }
+    {
+      std::lock_guard lock(g_->mu);
+      g_->last_kernel = "a graph of " + std::to_string(nodes_.size()) + " kernels";
+    }
+    check_cu(d.cuGraphLaunch(exec_, g_->stream), "CUDA graph", "cuGraphLaunch");
+    g_->note_launch(all_ptrs_, true);
+  }
+
+ private:
+  struct Node {
+    CUDAProgram* program;
+    LaunchDims dims;
+    std::vector<CUdeviceptr> ptrs;
+    CUgraphNode node;
+    bool dirty;
+  };
+  static KernelNodeParams params(const Node& n) {
+    KernelNodeParams kp{};
+    kp.func = n.program->function();
+    kp.grid_x = unsigned(n.dims.global[0]), kp.grid_y = unsigned(n.dims.global[1]), kp.grid_z = unsigned(n.dims.global[2]);
+    kp.block_x = unsigned(n.dims.local[0]), kp.block_y = unsigned(n.dims.local[1]), kp.block_z = unsigned(n.dims.local[2]);
+    return kp;
+  }
+  // the driver copies the argument values when the node is created or set
+  static std::vector<void*> arg_ptrs(Node& n) {
+    std::vector<void*> a;
+    for (CUdeviceptr& p : n.ptrs) a.push_back(&p);
+    return a;
+  }
+  std::shared_ptr<GPU> g_;
+  CUgraph graph_ = nullptr;
+  CUgraphExec exec_ = nullptr;
+  std::vector<Node> nodes_;
+  std::vector<CUdeviceptr> all_ptrs_;  // every node's buffers (for the copy stream's tracking)
+  bool ptrs_changed_ = false;
 };
 
 class CUDADevice final : public Device {
@@ -248,6 +436,10 @@ class CUDADevice final : public Device {
     return std::make_unique<CUDAProgram>(g_, name, binary);
   }
   void synchronize() override { g_->sync("synchronize"); }
+  std::unique_ptr<DeviceGraph> make_graph(const std::vector<GraphLaunch>& launches) override {
+    if (!cuda_driver().graphs || launches.empty()) return nullptr;
+    return std::make_unique<CUDAGraph>(g_, launches);
+  }
   const CUDAInfo& info() const { return g_->info; }
 
  private:

@@ -1,8 +1,9 @@
 // The CUDA device: one GPU through the driver API (libcuda, loaded at run time). Guarantees:
-// memory comes from cuMemAlloc behind the per-device caching allocator; every kernel and copy goes
-// into one stream in order, so a block freed by the host and handed out again is only touched after
+// memory comes from cuMemAlloc behind the per-device caching allocator; every kernel goes into one
+// compute stream in order, so a block freed by the host and handed out again is only touched after
 // the work queued before it (stream-ordered reuse); host<->device copies go through pinned staging
-// buffers; kernels are CUDA C compiled by NVRTC to CUBIN for the GPU's own architecture (sm_90 on
+// buffers on a copy stream, after the queued kernels that use the copied memory and before the
+// kernels queued later; TinyJit replays are CUDA graphs (make_graph); kernels are CUDA C compiled by NVRTC to CUBIN for the GPU's own architecture (sm_90 on
 // H100), cached on disk; launches return once queued (timed launches wait), and a failed launch or
 // a fault found at the next synchronize throws Error(Runtime) naming the kernel.
 #pragma once
