@@ -458,7 +458,7 @@ std::string run_case(const Case& c, int reps, double budget, Totals& tot) {
        << ",\"max_abs_err\":" << jnum(ck.max_abs_err) << ",\"atol\":" << jnum(c.atol)
        << ",\"rtol\":" << jnum(c.rtol) << "}";
   }
-  if (!other.empty()) js << ",\"stderr\":" << jstr(other.substr(0, 2000));
+  if (!other.empty()) js << ",\"stderr\":" << jstr(other.substr(0, 20000));
   if (getenv_int(Flag::DEBUG) >= 3)
     std::fprintf(stderr, "=== %s\n%s", c.name.c_str(), other.c_str());
   js << "}";

@@ -2,6 +2,7 @@
 """CPU kernels, femtograd against numpy on this machine, side by side in one run (issue 3).
 
     python3 bench/ops_cpu.py [--build build] [--nice -15] [--rounds 2] [--reps 20] [--cases a,b] [--out FILE]
+                             [--beam N]
 
 Builds nothing: the binary is BUILD/bench/ops_cpu (cmake -DFG_BENCH=ON; ninja -C BUILD ops_cpu).
 
@@ -22,6 +23,11 @@ side's per-round number is already the minimum (and median) of --reps repetition
 Prints one markdown table (case, femtograd ms, numpy ms, ratio = numpy / femtograd so > 1 means
 femtograd is faster, GB/s or GFLOP/s, goal met?) and the compile numbers, and writes everything
 (raw per-round results included) to bench/results/ops_cpu.json.
+
+--beam N also runs every case with BEAM=N (a third process per case and round, right after the
+heuristic one, same kernel cache folder): round 1 pays the search (its first realize), later rounds
+read the winners from the cache. A second table shows heuristic vs BEAM side by side, with the
+search time and the winning opts (from the BEAM lines DEBUG=2 prints).
 
 Goals (issue 3): elementwise and reductions >= 1.5x numpy (ratio >= 1.5); matmul >= 60% of
 numpy's GFLOP/s (ratio >= 0.6). Softmax has no goal in the issue; its ratio is shown.
@@ -139,10 +145,13 @@ def run_numpy(args, threads, case):
 # -------------------------------------------------------------------------------- femtograd side
 
 
-def run_femtograd(args, binary, cachedir, case):
-    """One case in a fresh process (the kernel cache on disk is CACHEDIR's)."""
+def run_femtograd(args, binary, cachedir, case, beam=0):
+    """One case in a fresh process (the kernel cache on disk is CACHEDIR's); beam > 0: with BEAM=beam."""
     env = dict(os.environ, CACHEDIR=cachedir)
     env.pop("DEBUG", None)  # the binary sets DEBUG=2 itself and captures the kernel lines
+    env.pop("BEAM", None)
+    if beam:
+        env["BEAM"] = str(beam)
     cmd = [binary, "--reps", str(args.reps), "--budget", str(args.budget), "--cases", case]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -152,6 +161,8 @@ def run_femtograd(args, binary, cachedir, case):
         sys.exit("%s failed (exit %d):\n%s\n%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
     rec = next(l for l in lines if l.get("case") == case)
     rec["process_wall_s"] = wall
+    # BEAM's summary lines (DEBUG=2): "BEAM r_..: winner [...] ..." or "BEAM: cached winner [...]"
+    rec["beam_lines"] = [l for l in rec.get("stderr", "").splitlines() if l.startswith("BEAM") and "winner" in l]
     if "error" not in rec:  # what the first realize cost beyond a steady-state one: codegen + compile/load
         rec["first_overhead_ms"] = rec["first_realize_ms"] - rec["realize_ms"]["min"]
     return rec, lines[-1]
@@ -287,6 +298,24 @@ def table(rows):
     return "\n".join(out)
 
 
+def beam_table(rows, beam_rows, beam_runs, n):
+    by_case = {r["case"]: r for r in beam_rows}
+    out = ["| case | heuristic ms | BEAM=%d ms | speedup | heuristic kernels ms | BEAM kernels ms | first realize with "
+           "search (s) | BEAM winner (DEBUG=2) |" % n,
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        b = by_case.get(r["case"])
+        if "error" in r or b is None or "error" in b:
+            out.append("| %s | error |  |  |  |  |  |  |" % r["case"])
+            continue
+        winners = beam_runs[0]["cases"][r["case"]].get("beam_lines", [])
+        win = "; ".join(w.split("winner", 1)[1].split(" vs ")[0].strip() for w in winners)[:200]
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["case"], fmt(r["fg_ms"]), fmt(b["fg_ms"]), fmt(r["fg_ms"] / b["fg_ms"]), fmt(r["fg_kernel_ms"]),
+            fmt(b["fg_kernel_ms"]), fmt(b["first_realize_cold_ms"] / 1e3, 1), win or "—"))
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build", help="the cmake build folder holding bench/ops_cpu")
@@ -299,6 +328,8 @@ def main():
                     help="run both sides at this nice level (negative needs root), also as the nice of this "
                          "session's scheduler autogroup where the kernel has them: on a machine shared with "
                          "builds in other sessions, plain nice does not raise a process above other sessions")
+    ap.add_argument("--beam", type=int, default=0,
+                    help="also run every case with BEAM=N and print heuristic vs BEAM side by side")
     ap.add_argument("--note", default="", help="free text recorded with the results (e.g. what was built)")
     ap.add_argument("--numpy-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -322,27 +353,36 @@ def main():
     # Each round runs every case on both sides, one after the other (femtograd then numpy for a
     # case, then the next case), so that both see about the same load on a shared machine.
     cachedir = tempfile.mkdtemp(prefix="fg_ops_cpu_cache_")
-    fg_runs, np_runs = [], []
+    fg_runs, np_runs, beam_runs = [], [], []
     try:
         for r in range(max(1, args.rounds)):
-            fg_recs, fg_sums, np_round = [], [], None
+            fg_recs, fg_sums, np_round, beam_recs, beam_sums = [], [], None, [], []
             for case in cases:
                 print("round %d/%d: %s (%s kernel cache) ..." % (r + 1, args.rounds, case, "cold" if r == 0 else "warm"),
                       file=sys.stderr, flush=True)
                 rec, summ = run_femtograd(args, binary, cachedir, case)
                 fg_recs.append(rec)
                 fg_sums.append(summ)
+                if args.beam:
+                    print("round %d/%d: %s with BEAM=%d ..." % (r + 1, args.rounds, case, args.beam), file=sys.stderr,
+                          flush=True)
+                    brec, bsumm = run_femtograd(args, binary, cachedir, case, beam=args.beam)
+                    beam_recs.append(brec)
+                    beam_sums.append(bsumm)
                 res = run_numpy(args, summ["threads"], case)
                 if np_round is None:
                     np_round = {"info": res["info"], "env": res["env"], "cases": {}}
                 np_round["cases"].update(res["cases"])
             fg_runs.append({"cases": {x["case"]: x for x in fg_recs}, "summary": summarize(fg_recs, fg_sums)})
             np_runs.append(np_round)
+            if args.beam:
+                beam_runs.append({"cases": {x["case"]: x for x in beam_recs}, "summary": summarize(beam_recs, beam_sums)})
     finally:
         shutil.rmtree(cachedir, ignore_errors=True)
         restore_autogroup(priority)
 
     rows = build_rows(fg_runs, np_runs)
+    beam_rows = build_rows(beam_runs, np_runs) if args.beam else []
     cold, warm = fg_runs[0]["summary"], fg_runs[1]["summary"] if len(fg_runs) > 1 else None
     np_info = np_runs[0]["info"]
     date = subprocess.run(["date"], capture_output=True, text=True).stdout.strip()
@@ -371,7 +411,13 @@ def main():
               "realize of every case took %.0f ms in all, %.0f ms of it beyond a steady-state realize (codegen + "
               "load)." % (warm["compiles"], warm["disk_cache_hits"], warm["first_realize_total_ms"],
                           warm["first_overhead_total_ms"]))
-    bad = [r["case"] for r in rows if "error" in r or not r.get("check_ok", False)]
+    if args.beam:
+        print()
+        print("Heuristic vs BEAM=%d (femtograd ms: min over rounds; round 1 searched, later rounds read the cached "
+              "winners):" % args.beam)
+        print()
+        print(beam_table(rows, beam_rows, beam_runs, args.beam))
+    bad = [r["case"] for r in rows + beam_rows if "error" in r or not r.get("check_ok", False)]
     if bad:
         print("WRONG or failed results: " + ", ".join(bad))
 
@@ -380,7 +426,8 @@ def main():
               "env_outside_numpy": {k: os.environ.get(k) for k in UNSET_FOR_NUMPY + ("THREADS",)},
               "femtograd_threads": cold["threads"], "rows": rows,
               "first_run": cold, "cached_rerun": warm,
-              "femtograd_runs": fg_runs, "numpy_runs": np_runs}
+              "femtograd_runs": fg_runs, "numpy_runs": np_runs, "beam": args.beam, "beam_rows": beam_rows,
+              "beam_runs": beam_runs}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

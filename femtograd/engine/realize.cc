@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -11,6 +12,7 @@
 #include "femtograd/base/flags.h"
 #include "femtograd/codegen/bounds_check.h"
 #include "femtograd/codegen/opts_gpu.h"
+#include "femtograd/engine/beam.h"
 #include "femtograd/render/render.h"
 #include "femtograd/runtime/cuda/cuda_check.h"
 #include "femtograd/schedule/schedule.h"
@@ -42,10 +44,11 @@ Target target_for(Device& dev) {
 namespace {
 struct KernelCache {
   std::mutex mu;
-  // (device, AST) -> kernel; the AST is kept alive by the entry
+  // (device, AST, BEAM width) -> kernel; the AST is kept alive by the entry
   std::unordered_map<std::string, std::pair<UOpRef, std::shared_ptr<CompiledKernel>>> map;
   static std::string key(const UOpRef& ast, Device& dev) {
-    return dev.name() + "/" + std::to_string(reinterpret_cast<uintptr_t>(ast.get()));
+    return dev.name() + "/" + std::to_string(reinterpret_cast<uintptr_t>(ast.get())) + "/" +
+           std::to_string(getenv_int(Flag::BEAM));
   }
 };
 KernelCache& kernel_cache() {
@@ -72,7 +75,10 @@ void prepare(const std::vector<std::pair<UOpRef, Device*>>& asts) {
     for (auto& t : todo) dup |= t.first == ast && t.second == dev;
     if (dup) continue;
     auto ck = std::make_shared<CompiledKernel>();
-    ck->prog = codegen(ast, target_for(*dev));
+    // BEAM=n: the searched (or cached) opts; nullopt keeps the heuristic
+    std::optional<std::vector<Opt>> searched;
+    if (int64_t width = getenv_int(Flag::BEAM); width > 0) searched = beam_opts(ast, *dev, static_cast<int>(width));
+    ck->prog = codegen(ast, target_for(*dev), searched ? &*searched : nullptr);
     ck->source = render(dev->renderer(), ck->prog);
     if (KernelObserver obs = g_kernel_observer.load()) obs(ck->prog.name, ck->source);
     if (getenv_int(Flag::CHECK_CUDA) && dev->renderer() != "cuda") check_cuda_compile(ast);
