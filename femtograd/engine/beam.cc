@@ -108,7 +108,7 @@ bool parse(const std::string& text, std::optional<std::vector<Opt>>* out) {
   while (in >> kind >> axis >> amount) {
     bool found = false;
     for (Opt::Kind k : {Opt::Kind::UPCAST, Opt::Kind::UNROLL, Opt::Kind::VECTOR, Opt::Kind::LOCAL,
-                        Opt::Kind::GROUP, Opt::Kind::GROUPTOP})
+                        Opt::Kind::GROUP, Opt::Kind::GROUPTOP, Opt::Kind::STAGE, Opt::Kind::BLOCK})
       if (kind == opt_kind_name(k)) opts.push_back({k, axis, amount}), found = true;
     if (!found) return false;
   }
@@ -446,6 +446,8 @@ std::vector<Opt> beam_actions(const UOpRef& ast, const Target& target) {
     for (int64_t a : {2, 3, 4, 8}) add(split, axis, a);
     if (size <= 16) add(split, axis, size);  // the whole loop into registers
     for (int64_t a : {2, 4, 8, 16}) add(Opt::Kind::VECTOR, axis, a);
+    if (!target.gpu && !reduce)
+      for (int64_t a : {8, 16}) add(Opt::Kind::BLOCK, axis, a);  // cache blocking (opts.h)
     if (target.gpu) {
       if (!reduce)
         for (int64_t a : {2, 4, 8, 16, 32, 64, 128, 256}) add(Opt::Kind::LOCAL, axis, a);

@@ -203,6 +203,26 @@ TEST_F(Beam, SecondSearchHitsTheDiskCacheWithoutLaunching) {
   EXPECT_EQ(beam_stats().searches, 3);
 }
 
+// the heuristic's cache blocking (BLOCK) is part of what the search starts from and may keep: a
+// winner holding it is read back from the disk cache like any other
+TEST_F(Beam, WinnerWithCacheBlockingComesBackFromTheDisk) {
+  Tensor c = cpu(randv(128 * 64, 21), {128, 64}).matmul(cpu(randv(64 * 64, 22), {64, 64}));
+  UOpRef ast = kernel_asts(c).at(0);
+  KernelProgram heuristic = codegen(ast, Target{});
+  bool blocked = false;
+  for (const Opt& o : heuristic.opts) blocked |= o.kind == Opt::Kind::BLOCK;
+  EXPECT_TRUE(blocked) << "the heuristic blocks this matmul's rows";
+  Device& dev = get_device("CPU");
+  auto first = beam_opts(ast, dev, 2);
+  beam_clear_memory_cache();
+  auto again = beam_opts(ast, dev, 2);
+  EXPECT_EQ(beam_stats().searches, 1) << "the cached winner must parse (every opt kind)";
+  EXPECT_EQ(beam_stats().disk_hits, 1);
+  ASSERT_EQ(first.has_value(), again.has_value());
+  if (first)
+    for (size_t i = 0; i < first->size(); i++) EXPECT_EQ(opt_str((*first)[i]), opt_str((*again)[i]));
+}
+
 TEST_F(Beam, StaleOrForeignCacheEntryIsSearchedAgain) {
   Tensor c = cpu(randv(16, 11), {16}).mul(2);
   UOpRef ast = kernel_asts(c).at(0);
