@@ -3,6 +3,7 @@
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
 #include "femtograd/runtime/buffer.h"
+#include "femtograd/schedule/schedule.h"
 
 namespace fg {
 namespace {
@@ -50,6 +51,17 @@ std::unique_ptr<DeviceGraph> make_jit_graph(const std::vector<ExecItem>& items) 
   }
 }
 
+// t read through a BUFFER node of its own over the same buffer. The capture call passes these to the
+// function: nodes are interned, so with the inputs of an earlier call its graph would be that call's
+// graph, already realized, and no kernel would run (and none be captured). A fresh input node makes
+// every kernel that depends on an input run again.
+Tensor fresh_input(const Tensor& t, const std::shared_ptr<Buffer>& buf) {
+  UOpRef node = new_buffer(t.device(), t.dtype(), buf->size());
+  node->set_payload(buf);
+  UOpRef u = t.shape() == Shape{buf->size()} ? node : UOp::make(Op::RESHAPE, node->dtype, {node}, Arg(t.shape()));
+  return Tensor(u, t.shape(), t.device());
+}
+
 std::vector<Tensor> run_and_realize(const TinyJit::Fn& fn, const std::vector<Tensor>& inputs) {
   std::vector<Tensor> out = fn(inputs);
   for (Tensor& t : out) t = t.contiguous();
@@ -79,9 +91,10 @@ std::vector<Tensor> TinyJit::operator()(const std::vector<Tensor>& inputs) {
   if (calls_ == 1) {
     std::vector<ExecItem> captured;
     set_capture(&captured);
-    std::vector<Tensor> out;
+    std::vector<Tensor> out, fresh;
+    for (size_t i = 0; i < inputs.size(); i++) fresh.push_back(fresh_input(inputs[i], bufs[i]));
     try {
-      out = run_and_realize(fn_, inputs);
+      out = run_and_realize(fn_, fresh);
     } catch (...) {
       set_capture(nullptr);
       throw;

@@ -62,8 +62,11 @@ class TinyJit(Generic[ReturnType]):
     functools.update_wrapper(self, fxn)
 
   def _run(self, inputs: list) -> list:
-    # called by the C++ JIT on the first two calls, with the tensors of the current call
+    # called by the C++ JIT on the first two calls, with the tensors to use for the current call's
+    # tensor arguments (on the capturing call: the same buffers behind fresh graph nodes, so that
+    # every kernel runs again even when the arguments are the previous call's tensors)
     args, kwargs = self._call
+    args, kwargs = _unflatten(_flatten((args, kwargs), []), inputs)
     ret = self.fxn(*args, **kwargs)
     outs: list = []
     self._ret_def = _flatten(ret, outs)
