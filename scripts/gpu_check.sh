@@ -3,7 +3,9 @@
 # then bench/gpu.py. Logs go to $OUT (or ./gpu-out). Optional folder .gpucarry/ (include/, lib/)
 # supplies GoogleTest and zlib where the machine lacks them.
 #   bash scripts/gpu_check.sh [quick]
-# SKIP_CPP=1, SKIP_PY=1, SKIP_BENCH=1 leave a step out (several calls within one lease).
+# SKIP_CPP=1, SKIP_PY=1, SKIP_BENCH=1 leave a step out (several calls within one lease);
+# GTEST_FILTER narrows the C++ tests and ONLY the bench rows (e.g. GTEST_FILTER='Cuda*:TinyJit*'
+# ONLY=matmul,jit SKIP_PY=1 for a quick codegen loop).
 # DEMO=1 also trains the Fashion-MNIST demo on DEV=CUDA (examples/beautiful_mnist, `make demo`'s
 # settings) from FASHION_DIR (default .gpudata/fashion-mnist: carry the four IDX .gz files there).
 set -u
@@ -29,7 +31,8 @@ ninja -C build-gpu -j"$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILE
 echo "build: $(( $(date +%s) - t0 )) s"
 if [ -z "${SKIP_CPP:-}" ]; then
 t0=$(date +%s)
-DEV=CUDA timeout ${CPP_TIMEOUT:-200} ./build-gpu/fg_tests --gtest_brief=1 >"$OUT/cpp_cuda.log" 2>&1
+DEV=CUDA timeout ${CPP_TIMEOUT:-200} ./build-gpu/fg_tests --gtest_brief=1 --gtest_filter="${GTEST_FILTER:-*}" \
+  >"$OUT/cpp_cuda.log" 2>&1
 echo "C++ tests on DEV=CUDA: rc=$? in $(( $(date +%s) - t0 )) s"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|tests ran" "$OUT/cpp_cuda.log" | head -40
 fi
@@ -50,5 +53,5 @@ tr '\r' '\n' <"$OUT/demo_cuda.log" | grep -v "^\[" | tail -6
 fi
 [ -n "${SKIP_BENCH:-}" ] && exit 0
 t0=$(date +%s)
-timeout ${BENCH_TIMEOUT:-300} python3 bench/gpu.py ${QUICK:+--quick} --json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
+timeout ${BENCH_TIMEOUT:-300} python3 bench/gpu.py ${QUICK:+--quick} ${ONLY:+--only "$ONLY"} --json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 echo "bench: $(( $(date +%s) - t0 )) s"

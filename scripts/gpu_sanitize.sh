@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compute-sanitizer over a representative subset of the C++ suite on DEV=CUDA (needs build-gpu/ from
-# scripts/gpu_check.sh or gpu_matmul.sh): memcheck over elementwise, reduce, index, movement, conv
+# scripts/gpu_check.sh): memcheck over elementwise, reduce, index, movement, conv
 # and the CUDA device tests; racecheck and synccheck over the shared-memory kernels (the staged
 # matmuls and group reductions of CudaDevice.OpsMatchTheCPU). Logs go to $OUT.
 set -u
