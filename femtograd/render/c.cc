@@ -161,6 +161,16 @@ static inline fg_vf32x8 fg_log2_v8(fg_vf32x8 x) {
   y = fg_vsel8(x == INFINITY, x, y);
   return fg_vsel8(x != x, x, y);
 }
+/* max of 8 floats where a NaN in either operand wins (the IR's MAX). With AVX, maxps(b, a) gives
+   b > a ? b : a, and a when either is NaN; one unordered test on b covers the other case: 3 vector ops
+   where the portable select of (a != a) | (a > b) takes 5. */
+static inline fg_vf32x8 fg_max_v8(fg_vf32x8 a, fg_vf32x8 b) {
+#if defined(__AVX__) && (defined(__x86_64__) || defined(__i386__))
+  return fg_vsel8(b != b, b, __builtin_ia32_maxps256(b, a));
+#else
+  return fg_vsel8((a != a) | (a > b), a, b);
+#endif
+}
 )";
 const char* kThreefry = R"(static inline unsigned long long fg_threefry(unsigned long long x, unsigned long long key) {
   unsigned int x0 = (unsigned int)x, x1 = (unsigned int)(x >> 32);
@@ -339,6 +349,7 @@ struct CRenderer {
       case Op::WHERE: return select(dt, s(0), s(1), s(2));
       case Op::MULACC: return "((" + s(0) + "*" + s(1) + ")+" + s(2) + ")";
       case Op::MAX:
+        if (st.scalar == ScalarType::Float32 && dt.count == 8) return "fg_max_v8(" + s(0) + "," + s(1) + ")";
         if (st.is_float()) return select(dt, "((" + s(0) + "!=" + s(0) + ")|(" + s(0) + ">" + s(1) + "))", s(0), s(1));
         return select(dt, "(" + s(0) + ">" + s(1) + ")", s(0), s(1));
       case Op::EXP2:
