@@ -19,8 +19,8 @@ struct Target {
 // One optimization of a kernel's loops (codegen/opts.h says what each does).
 struct Opt {
   // LOCAL, GROUP and GROUPTOP are GPU opts (codegen/opts_gpu.h), STAGE too (codegen/stage_local.h);
-  // BLOCK is a CPU loop order (codegen/opts.h)
-  enum class Kind { UPCAST, UNROLL, VECTOR, LOCAL, GROUP, GROUPTOP, STAGE, BLOCK };
+  // BLOCK is a CPU loop order, PADTO pads a loop (codegen/opts.h)
+  enum class Kind { UPCAST, UNROLL, VECTOR, LOCAL, GROUP, GROUPTOP, STAGE, BLOCK, PADTO };
   Kind kind;
   int64_t axis;    // the RANGE's axis id (output axes 0..n-1, reduce axes 1000+)
   int64_t amount;

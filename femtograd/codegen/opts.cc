@@ -6,6 +6,7 @@
 #include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/codegen/linearize.h"
 #include "femtograd/codegen/opts_gpu.h"
 #include "femtograd/ir/graph_rewrite.h"
 #include "femtograd/ir/symbolic.h"
@@ -97,6 +98,47 @@ UOpRef substitute_range(const UOpRef& root, const UOp* r, const UOpRef& with, co
   });
 }
 
+// PADTO: r (size n) becomes a loop of n rounded up to amt; every global load and store that reads
+// the new loop is gated on it being < n (a load off the end gives 0, or 1 for integers so that a
+// division in the discarded lanes cannot trap), and a reduce over it adds its identity there
+bool pad_loop(OptKernel& k, const UOpRef& r, int64_t amt, const Opt& o) {
+  int64_t n = r->src(0)->arg.to_int(), type = r->arg.as_ints()[1];
+  UOpRef padded = UOp::range(idx_const((n + amt - 1) / amt * amt), o.axis, type);
+  UOpRef valid = padded->lt(n);
+  PtrMap<uint8_t> reads;  // rebuilt node -> reads the padded loop
+  UOpRef sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
+    UOpRef out = orig == r.get() ? padded : rebuilt;
+    bool dep = orig == r.get();
+    for (const UOpRef& s : out->src())
+      if (uint8_t* d = reads.find(s.get()); d && *d) dep = true;
+    if (orig->op == Op::REDUCE) {
+      bool over = false;
+      std::vector<UOpRef> srcs{out->src(0)};
+      for (size_t i = 1; i < out->nsrc(); i++) {
+        over |= orig->src(i).get() == r.get();
+        srcs.push_back(orig->src(i).get() == r.get() ? padded : out->src(i));
+      }
+      if (over) {  // the extra iterations add the identity; the result no longer varies with the loop
+        srcs[0] = valid->where(srcs[0], reduce_identity(orig->arg.as_reduce().op, srcs[0]->dtype));
+        out = UOp::make(Op::REDUCE, orig->dtype, srcs, orig->arg);
+        dep = false;
+      }
+    } else if (dep && orig->op == Op::INDEX && out->src(0)->op == Op::DEFINE_GLOBAL) {
+      std::vector<UOpRef> s{out->src(0), out->src(1), out->nsrc() > 2 ? out->src(2) & valid : valid};
+      out = UOp::make(Op::INDEX, out->dtype, s, out->arg);
+    } else if (dep && orig->op == Op::LOAD && out->nsrc() == 1 && out->src(0)->op == Op::INDEX) {
+      out = UOp::make(Op::LOAD, out->dtype, {out->src(0), UOp::cnst(out->dtype, out->dtype.is_int() ? 1 : 0)}, out->arg);
+    }
+    reads.put(out.get(), dep);
+    return out;
+  });
+  k.sink = graph_rewrite(sink, symbolic(), "symbolic: after opt");
+  for (auto& l : k.loops)
+    if (l.get() == r.get()) l = padded;
+  k.applied.push_back(o);
+  return true;
+}
+
 }  // namespace
 
 bool apply_opt(OptKernel& k, const Opt& o) {
@@ -104,8 +146,9 @@ bool apply_opt(OptKernel& k, const Opt& o) {
   if (!r || r->src(0)->op != Op::CONST) return false;
   int64_t end = r->src(0)->arg.to_int(), amt = o.amount;
   int64_t type = r->arg.as_ints()[1];
-  if (amt <= 1 || end % amt != 0) return false;
   bool is_reduce = type == AXIS_REDUCE;
+  if (o.kind == Opt::Kind::PADTO) return amt > 1 && end % amt != 0 && type != AXIS_UPCAST && pad_loop(k, r, amt, o);
+  if (amt <= 1 || end % amt != 0) return false;
   if ((o.kind == Opt::Kind::UPCAST || o.kind == Opt::Kind::BLOCK) && is_reduce) return false;
   if (o.kind == Opt::Kind::UNROLL && !is_reduce) return false;
   if (type == AXIS_UPCAST) return false;

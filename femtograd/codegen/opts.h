@@ -4,6 +4,9 @@
 //   UNROLL(axis, k)  reduce axis into k partial accumulators summed at the end
 //   VECTOR(axis, k)  output or reduce axis into k lanes of one SIMD value (contiguous loads and
 //                    stores become vector loads and stores)
+//   PADTO(axis, k)   loop size rounded up to a multiple of k, so that opts by k (or its divisors)
+//                    apply to odd sizes: the extra iterations load nothing and store nothing, and
+//                    a reduce over the axis adds its identity for them
 //   BLOCK(axis, k)   output axis into blocks of k iterations: the block loop stays where the axis
 //                    was, the k iterations become the innermost output loop (cache blocking: what
 //                    the other output loops read is reused across the k iterations of a block)

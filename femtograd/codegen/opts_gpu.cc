@@ -24,6 +24,7 @@ const char* opt_kind_name(Opt::Kind k) {
     case Opt::Kind::GROUPTOP: return "GROUPTOP";
     case Opt::Kind::STAGE: return "STAGE";
     case Opt::Kind::BLOCK: return "BLOCK";
+    case Opt::Kind::PADTO: return "PADTO";
   }
   return "?";
 }

@@ -108,7 +108,8 @@ bool parse(const std::string& text, std::optional<std::vector<Opt>>* out) {
   while (in >> kind >> axis >> amount) {
     bool found = false;
     for (Opt::Kind k : {Opt::Kind::UPCAST, Opt::Kind::UNROLL, Opt::Kind::VECTOR, Opt::Kind::LOCAL,
-                        Opt::Kind::GROUP, Opt::Kind::GROUPTOP, Opt::Kind::STAGE, Opt::Kind::BLOCK})
+                        Opt::Kind::GROUP, Opt::Kind::GROUPTOP, Opt::Kind::STAGE, Opt::Kind::BLOCK,
+                        Opt::Kind::PADTO})
       if (kind == opt_kind_name(k)) opts.push_back({k, axis, amount}), found = true;
     if (!found) return false;
   }
@@ -448,6 +449,8 @@ std::vector<Opt> beam_actions(const UOpRef& ast, const Target& target) {
     for (int64_t a : {2, 4, 8, 16}) add(Opt::Kind::VECTOR, axis, a);
     if (!target.gpu && !reduce)
       for (int64_t a : {8, 16}) add(Opt::Kind::BLOCK, axis, a);  // cache blocking (opts.h)
+    for (int64_t a : {8, 32})  // odd sizes: pad, so that the splits above apply after it
+      if (size > a && size % a != 0) add(Opt::Kind::PADTO, axis, a);
     if (target.gpu) {
       if (!reduce)
         for (int64_t a : {2, 4, 8, 16, 32, 64, 128, 256}) add(Opt::Kind::LOCAL, axis, a);

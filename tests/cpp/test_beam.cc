@@ -291,13 +291,14 @@ TEST(BeamCuda, ActionsCompileWithNvrtc) {
   if (!cuda::nvrtc_available()) GTEST_SKIP() << "no NVRTC (CUDA toolkit) on this machine";
   Tensor mm = cpu(randv(32 * 64, 16), {32, 64}).matmul(cpu(randv(64 * 32, 17), {64, 32}));
   Tensor red = cpu(randv(16 * 256, 18), {16, 256}).sum({1});
+  Tensor odd = cpu(randv(20 * 37, 19), {20, 37}).max({1});  // odd sizes: PADTO actions
   NVRTCCompiler nvrtc(default_cuda_arch());
   Target t = cuda_target();
-  for (const Tensor* x : {&mm, &red}) {
+  for (const Tensor* x : {&mm, &red, &odd}) {
     UOpRef ast = kernel_asts(*x).at(0);
     std::vector<Opt> heur = codegen(ast, t).opts;
     std::vector<std::pair<std::string, std::string>> srcs;
-    bool saw_local = false, saw_group = false;
+    bool saw_local = false, saw_group = false, saw_pad = false;
     for (const Opt& a : beam_actions(ast, t))
       for (const std::vector<Opt>& start : {std::vector<Opt>{}, heur}) {
         bool gpu_kind = a.kind == Opt::Kind::LOCAL || a.kind == Opt::Kind::GROUP || a.kind == Opt::Kind::GROUPTOP;
@@ -313,10 +314,12 @@ TEST(BeamCuda, ActionsCompileWithNvrtc) {
         EXPECT_LE(k.local_size[0] * k.local_size[1] * k.local_size[2], 1024);
         saw_local |= a.kind == Opt::Kind::LOCAL;
         saw_group |= a.kind == Opt::Kind::GROUP || a.kind == Opt::Kind::GROUPTOP;
+        saw_pad |= a.kind == Opt::Kind::PADTO;
         srcs.emplace_back(k.name, render_cuda(k));
       }
     EXPECT_TRUE(saw_local);
-    if (x == &red) EXPECT_TRUE(saw_group);
+    if (x == &red) EXPECT_TRUE(saw_group);  // (37 is prime: no group divides it)
+    if (x == &odd) EXPECT_TRUE(saw_pad);
     // distinct sources only, compiled in parallel
     std::sort(srcs.begin(), srcs.end());
     srcs.erase(std::unique(srcs.begin(), srcs.end()), srcs.end());

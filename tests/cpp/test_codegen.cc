@@ -130,6 +130,9 @@ TEST(Codegen, EveryOptKeepsTheResult) {
       {{Opt::Kind::BLOCK, 0, 4}},
       {{Opt::Kind::BLOCK, 1, 8}, {Opt::Kind::VECTOR, 200001, 8}},
       {{Opt::Kind::VECTOR, 1, 8}, {Opt::Kind::UPCAST, 0, 4}, {Opt::Kind::BLOCK, 0, 2}, {Opt::Kind::UNROLL, 1000, 2}},
+      {{Opt::Kind::PADTO, 1000, 32}, {Opt::Kind::UNROLL, 1000, 8}},  // reduce 24 -> 32
+      {{Opt::Kind::PADTO, 0, 24}, {Opt::Kind::UPCAST, 0, 8}},        // rows 16 -> 24
+      {{Opt::Kind::PADTO, 1, 40}, {Opt::Kind::UPCAST, 1, 8}, {Opt::Kind::PADTO, 1000, 28}},
   };
   for (const auto& opts : cases) {
     SCOPED_TRACE(opts[0].str());
@@ -158,6 +161,26 @@ TEST(Codegen, PackedMatmulIsBlockedAndReadsPanelsContiguously) {
   // the panel copy is off with MATMUL_PACK=0: one kernel
   Context off{{"MATMUL_PACK", 0}};
   EXPECT_EQ(create_schedule({a.matmul(b).uop()}).items.size(), 1u);
+}
+
+// PADTO on reduces whose identity is not 0 (max over negative values) and on an output axis of an
+// integer division (the padded lanes must not divide by zero): the same values as without opts
+TEST(Codegen, PadtoKeepsReducesAndDivisionsExact) {
+  std::vector<float> v(5 * 13);
+  for (size_t i = 0; i < v.size(); i++) v[i] = -1.0f - static_cast<float>((i * 7) % 11);
+  Tensor m = Tensor::from_vector(v, {5, 13}).max({1});
+  std::vector<Opt> none, pad = {{Opt::Kind::PADTO, 1000, 16}, {Opt::Kind::UNROLL, 1000, 4}};
+  expect_close(run_with(m, &pad), run_with(m, &none));
+  Tensor p = Tensor::from_vector(v, {5, 13}).prod({0});
+  std::vector<Opt> pad_out = {{Opt::Kind::PADTO, 0, 16}, {Opt::Kind::UPCAST, 0, 4}, {Opt::Kind::PADTO, 1000, 8}};
+  expect_close(run_with(p, &pad_out), run_with(p, &none));
+  std::vector<int32_t> a(37), b(37);
+  for (int i = 0; i < 37; i++) a[i] = 100 + 13 * i, b[i] = 1 + i % 5;
+  Tensor q = Tensor::from_vector(a, {37}).idiv(Tensor::from_vector(b, {37})).cast(dtypes::float32);
+  std::vector<Opt> pad_q = {{Opt::Kind::PADTO, 0, 40}, {Opt::Kind::UPCAST, 0, 8}};
+  expect_close(run_with(q, &pad_q), run_with(q, &none));
+  std::vector<Opt> even = {{Opt::Kind::PADTO, 0, 37}};  // nothing to pad
+  EXPECT_THROW(codegen(only_ast(q), Target{}, &even), Error);
 }
 
 TEST(Codegen, OptThatDoesNotDivideIsRefused) {
