@@ -111,18 +111,13 @@ bool pad_loop(OptKernel& k, const UOpRef& r, int64_t amt, const Opt& o) {
     bool dep = orig == r.get();
     for (const UOpRef& s : out->src())
       if (uint8_t* d = reads.find(s.get()); d && *d) dep = true;
-    if (orig->op == Op::REDUCE) {
-      bool over = false;
-      std::vector<UOpRef> srcs{out->src(0)};
-      for (size_t i = 1; i < out->nsrc(); i++) {
-        over |= orig->src(i).get() == r.get();
-        srcs.push_back(orig->src(i).get() == r.get() ? padded : out->src(i));
-      }
-      if (over) {  // the extra iterations add the identity; the result no longer varies with the loop
-        srcs[0] = valid->where(srcs[0], reduce_identity(orig->arg.as_reduce().op, srcs[0]->dtype));
-        out = UOp::make(Op::REDUCE, orig->dtype, srcs, orig->arg);
-        dep = false;
-      }
+    bool over = false;  // a reduce over the loop (its range list already holds the padded one)
+    for (size_t i = 1; orig->op == Op::REDUCE && i < orig->nsrc(); i++) over |= orig->src(i).get() == r.get();
+    if (over) {  // the extra iterations add the identity; the result no longer varies with the loop
+      std::vector<UOpRef> srcs(out->src().begin(), out->src().end());
+      srcs[0] = valid->where(srcs[0], reduce_identity(orig->arg.as_reduce().op, srcs[0]->dtype));
+      out = UOp::make(Op::REDUCE, orig->dtype, srcs, orig->arg);
+      dep = false;
     } else if (dep && orig->op == Op::INDEX && out->src(0)->op == Op::DEFINE_GLOBAL) {
       std::vector<UOpRef> s{out->src(0), out->src(1), out->nsrc() > 2 ? out->src(2) & valid : valid};
       out = UOp::make(Op::INDEX, out->dtype, s, out->arg);
@@ -345,11 +340,11 @@ void hand_coded_opts(OptKernel& k, const Target& t) {
     //    and the block's rows of the other operand in L2 for the whole vector axis
     int64_t reduce_len = 1;
     for (const UOpRef& r : reduces) reduce_len *= std::max<int64_t>(loop_size(r), 1);
-    const UOp* vec_loop = nullptr;
+    UOpRef vec_loop;  // what is left of the vector axis as a loop (null when fully vectorized)
     if (vec_axis)
       for (const UOpRef& l : k.loops)
-        if (l->arg.as_ints()[0] == vec_axis->arg.as_ints()[0]) vec_loop = l.get();
-    if (vec_loop && tiled.size() == 1 && reduce_len >= 64 && loop_size(vec_loop->ref()) >= 4) {
+        if (l->arg.as_ints()[0] == vec_axis->arg.as_ints()[0]) vec_loop = l;
+    if (vec_loop && tiled.size() == 1 && reduce_len >= 64 && loop_size(vec_loop) >= 4) {
       for (const UOpRef& l : k.loops)
         if (l->arg.as_ints()[0] == tiled[0] && loop_size(l) >= 32) {
           for (int64_t amt : {16, 8})

@@ -149,10 +149,7 @@ void run_exec_item(const ExecItem& it) {
   for (int i = 0; i < 3; i++) dims.global[i] = ck.prog.global_size[i], dims.local[i] = ck.prog.local_size[i];
   dims.grain = ck.prog.grain;
   double t = ck.program->run(std::span<void* const>(p, it.bufs.size()), {}, dims, debug >= 2);
-  gc.kernel_count++;
-  gc.global_ops += ck.prog.flops;
-  gc.global_mem += ck.prog.bytes;
-  gc.time_sum_s += t;
+  gc.count(ck.prog, t);
   if (debug >= 2) {
     std::string opts;
     for (const Opt& o : ck.prog.opts) opts += (opts.empty() ? "" : " ") + opt_str(o);

@@ -54,6 +54,13 @@ struct GlobalCounters {
   double time_sum_s = 0;
   static GlobalCounters& get();
   void reset() { *this = GlobalCounters{}; }
+  // one launch of p (seconds: its timed run, 0 when untimed)
+  void count(const KernelProgram& p, double seconds = 0) {
+    kernel_count++;
+    global_ops += p.flops;
+    global_mem += p.bytes;
+    time_sum_s += seconds;
+  }
 };
 
 }  // namespace fg

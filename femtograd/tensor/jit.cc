@@ -4,26 +4,21 @@
 #include "femtograd/base/flags.h"
 #include "femtograd/runtime/buffer.h"
 #include "femtograd/schedule/schedule.h"
+#include "femtograd/tensor/tensor_nn.h"
 
 namespace fg {
 namespace {
-UOpRef buffer_behind(const Tensor& t) {
-  const UOp* u = t.uop().get();
-  while (u->op == Op::RESHAPE) u = u->src(0).get();
-  return u->op == Op::BUFFER ? u->ref() : u->realized();
-}
-
 // the input as a realized contiguous buffer: the input's own node is realized first, so that the
 // buffer is the one the function's kernels read (a lazy input, such as a copy from another device,
 // would otherwise be realized twice: once here, once inside the function)
 std::shared_ptr<Buffer> input_buffer(const Tensor& t) {
   Tensor c = t;
   c.realize();
-  UOpRef b = buffer_behind(c);
+  UOpRef b = buffer_of_tensor(c);
   if (!b) {
     c = t.contiguous();
     c.realize();
-    b = buffer_behind(c);
+    b = buffer_of_tensor(c);
   }
   FG_ASSERT(b, "TinyJit: input is not a buffer after realize");
   auto buf = buffer_of(b);
@@ -133,12 +128,7 @@ std::vector<Tensor> TinyJit::operator()(const std::vector<Tensor>& inputs) {
     for (size_t i = 0; i < inputs.size(); i++)
       for (auto [k, j] : slots_[i].uses) graph_->set_buffer(k, j, bufs[i]->ensure_allocated());
     graph_->replay();
-    GlobalCounters& gc = GlobalCounters::get();
-    for (const ExecItem& it : items_) {
-      gc.kernel_count++;
-      gc.global_ops += it.kernel->prog.flops;
-      gc.global_mem += it.kernel->prog.bytes;
-    }
+    for (const ExecItem& it : items_) GlobalCounters::get().count(it.kernel->prog);
   } else {
     for (const ExecItem& it : items_) run_exec_item(it);
   }

@@ -10,6 +10,7 @@
 #include "femtograd/runtime/device.h"
 #include "femtograd/schedule/schedule.h"
 #include "femtograd/tensor/metadata.h"
+#include "femtograd/tensor/tensor_nn.h"
 
 namespace fg {
 
@@ -143,28 +144,16 @@ Tensor& Tensor::realize() {
   return *this;
 }
 
-namespace {
-// the BUFFER holding a contiguous tensor (a buffer seen through reshapes), or null
-UOpRef contiguous_buffer(const UOp* u) {
-  while (true) {
-    if (u->op == Op::BUFFER) return u->ref();
-    if (UOpRef r = u->realized()) return r;
-    if (u->op != Op::RESHAPE) return nullptr;
-    u = u->src(0).get();
-  }
-}
-}  // namespace
-
 void Tensor::copy_to_host(void* dst, size_t bytes) const {
   size_t need = static_cast<size_t>(numel()) * dtype().itemsize();
   FG_CHECK(bytes == need, ErrorKind::Value, "copy_to_host", "tensor ", shape_str(shape()), " ", dtype().name(),
            " holds ", need, " bytes, destination has ", bytes);
   if (need == 0) return;
-  UOpRef buf = contiguous_buffer(uop().get());
+  UOpRef buf = buffer_of_tensor(*this);
   if (!buf) {
     Tensor c = contiguous();
     c.realize();
-    buf = contiguous_buffer(c.uop().get());
+    buf = buffer_of_tensor(c);
     FG_ASSERT(buf, "contiguous() did not produce a buffer");
   }
   auto b = buffer_of(buf);
@@ -340,7 +329,7 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
 }
 
 Tensor Tensor::contiguous() const {
-  if (uop()->op == Op::CONTIGUOUS || contiguous_buffer(uop().get())) return *this;
+  if (uop()->op == Op::CONTIGUOUS || buffer_of_tensor(*this)) return *this;
   return Tensor(UOp::make(Op::CONTIGUOUS, dtype(), {uop()}), shape(), device());
 }
 
