@@ -166,11 +166,47 @@ struct Linearizer {
 
 }  // namespace
 
+
+PtrMap<std::vector<const UOp*>> free_ranges(const std::vector<const UOp*>& topo) {
+  PtrMap<std::vector<const UOp*>> out;
+  for (const UOp* n : topo) {
+    std::vector<const UOp*> f;
+    for (const UOpRef& s : n->src()) {
+      const std::vector<const UOp*>& fs = *out.find(s.get());
+      f.insert(f.end(), fs.begin(), fs.end());
+    }
+    if (n->op == Op::RANGE) f = {n};  // a range's size is a constant
+    std::sort(f.begin(), f.end());
+    f.erase(std::unique(f.begin(), f.end()), f.end());
+    if (n->op == Op::REDUCE)
+      for (size_t i = 1; i < n->nsrc(); i++) std::erase(f, n->src(i).get());
+    out.put(n, std::move(f));
+  }
+  return out;
+}
+
 std::vector<UOpRef> linearize(const UOpRef& sink, const std::vector<UOpRef>& loop_order) {
   Linearizer lz;
   lz.blocks.push_back({nullptr, {}});
   lz.group_reduces(sink);
-  for (const UOpRef& r : loop_order) lz.open(r);
+  // A reduce that does not depend on the inner output loops runs before they open, once per
+  // iteration of the loops it does depend on (a softmax row's max and sum, computed once per row
+  // in the kernel that normalizes the row): sources first, so a reduce inside another's body is
+  // placed before the outer one reads it.
+  std::vector<const UOp*> topo = sink->toposort();
+  PtrMap<std::vector<const UOp*>> deps = free_ranges(topo);
+  for (size_t open = 0;; open++) {
+    for (const UOp* n : topo) {
+      if (n->op != Op::REDUCE || n->nsrc() < 2 || lz.replaced.find(n)) continue;
+      bool inside = true;  // every range n depends on is open already
+      for (const UOp* r : *deps.find(n))
+        inside = inside && std::find_if(loop_order.begin(), loop_order.begin() + open,
+                                        [&](const UOpRef& l) { return l.get() == r; }) != loop_order.begin() + open;
+      if (inside) lz.emit(n->ref());
+    }
+    if (open == loop_order.size()) break;
+    lz.open(loop_order[open]);
+  }
   for (const UOpRef& st : sink->src()) lz.emit(st);
   while (lz.blocks.size() > 1) lz.close();
   return std::move(lz.blocks[0].lines);

@@ -6,12 +6,17 @@
 #pragma once
 #include <vector>
 
+#include "femtograd/base/ptr_map.h"
 #include "femtograd/ir/uop.h"
 
 namespace fg {
 
 // sink: SINK of STOREs; loop_order: the output ranges, outermost first (opened before anything).
 std::vector<UOpRef> linearize(const UOpRef& sink, const std::vector<UOpRef>& loop_order);
+
+// The ranges each node of topo (sources first) depends on, sorted: its sources' ranges less the
+// ranges a REDUCE loops over.
+PtrMap<std::vector<const UOp*>> free_ranges(const std::vector<const UOp*>& topo);
 
 // The identity of a reduction: 0 for ADD, -inf (or the dtype min) for MAX, 1 for MUL.
 UOpRef reduce_identity(Op op, DType dt);

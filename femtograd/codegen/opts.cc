@@ -164,8 +164,17 @@ bool apply_opt(OptKernel& k, const Opt& o) {
   std::vector<UOpRef> red_outer = outer ? std::vector<UOpRef>{outer} : std::vector<UOpRef>{};
 
   if (o.kind == Opt::Kind::VECTOR) {
-    for (const UOpRef& x : all_ranges(k.sink))
-      if (x->arg.as_ints()[1] == AXIS_UPCAST) return false;  // one vector axis per kernel
+    // several vector axes only where no value depends on two of them (a row kernel's passes each
+    // reduce their own lanes): a value with lanes of two axes would need their product
+    std::vector<const UOp*> topo = k.sink->toposort();
+    PtrMap<std::vector<const UOp*>> deps = free_ranges(topo);
+    for (const UOpRef& x : all_ranges(k.sink)) {
+      if (x->arg.as_ints()[1] != AXIS_UPCAST) continue;
+      for (const UOp* n : topo) {
+        const std::vector<const UOp*>& d = *deps.find(n);
+        if (std::count(d.begin(), d.end(), x.get()) && std::count(d.begin(), d.end(), r.get())) return false;
+      }
+    }
     UOpRef lane = UOp::range(idx_const(amt), 100000 + o.axis, AXIS_UPCAST);
     std::vector<UOpRef> red = red_outer;
     red.push_back(lane);
@@ -284,8 +293,36 @@ bool vectorize_axis(OptKernel& k, const UOpRef& axis, const Target& t) {
 int64_t loop_size(const UOpRef& r) { return r->src(0)->op == Op::CONST ? r->src(0)->arg.to_int() : 0; }
 }  // namespace
 
+// The loop ids of a row kernel's passes: reduces that each loop over one range, two or more of them
+// in sequence (softmax's max then sum, layernorm's mean then variance, fused into the kernel that
+// reads them). Empty for any other kernel.
+std::vector<int64_t> row_passes(const UOpRef& sink) {
+  std::vector<int64_t> ids;
+  for (const UOp* n : sink->toposort()) {
+    if (n->op != Op::REDUCE || n->nsrc() < 2) continue;
+    if (n->nsrc() != 2) return {};
+    ids.push_back(n->src(1)->arg.as_ints()[0]);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() < 2) return {};
+  return ids;
+}
+
 void hand_coded_opts(OptKernel& k, const Target& t) {
   if (getenv_int(Flag::NOOPT)) return;
+  // a row kernel: SIMD along the row in the output loop and in every pass, four partial results a
+  // pass (each pass's additions or maxes form one dependency chain otherwise)
+  if (std::vector<int64_t> passes = row_passes(k.sink); !passes.empty()) {
+    if (!k.loops.empty()) vectorize_axis(k, k.loops.back(), t);
+    for (int64_t id : passes) {
+      UOpRef r = find_range(k.sink, id);
+      if (r && vectorize_axis(k, r, t))
+        for (int64_t amt : {4, 2})
+          if (apply_opt(k, {Opt::Kind::UNROLL, id, amt})) break;
+    }
+    return;
+  }
   std::vector<UOpRef> reduces;
   for (const UOpRef& r : all_ranges(k.sink))
     if (r->arg.as_ints()[1] == AXIS_REDUCE) reduces.push_back(r);

@@ -45,15 +45,18 @@ int64_t size_of(const UOp* r) { return r->src(0)->arg.to_int(); }
 
 bool is_group(Opt::Kind k) { return k == Opt::Kind::GROUP || k == Opt::Kind::GROUPTOP; }
 
-// the threads per block and thread dimensions the opts applied so far use
+// the threads per block and thread dimensions the opts applied so far use (the GROUPs of a kernel
+// share one dimension of `group` threads)
 void thread_use(const OptKernel& k, int64_t* threads, int* dims, int64_t* group) {
   *threads = 1, *dims = 0, *group = 0;
-  for (const Opt& o : k.applied)
+  for (const Opt& o : k.applied) {
+    if (is_group(o.kind) && *group) continue;
     if (o.kind == Opt::Kind::LOCAL || is_group(o.kind)) {
       *threads *= o.amount;
       (*dims)++;
       if (is_group(o.kind)) *group = o.amount;
     }
+  }
 }
 
 const UOp* find_loop(const OptKernel& k, int64_t axis) {
@@ -80,7 +83,7 @@ bool apply_group(OptKernel& k, const Opt& o) {
   UOpRef r;
   for (const UOpRef& x : all_ranges(k.sink)) {
     if (type_of(x.get()) == AXIS_UPCAST) return false;  // no group reduce of vector values
-    if (axis_of(x.get()) == o.axis && type_of(x.get()) == AXIS_REDUCE) r = x;
+    if (axis_of(x.get()) == o.axis && (type_of(x.get()) == AXIS_REDUCE || type_of(x.get()) == AXIS_GLOBAL)) r = x;
   }
   if (!r || r->src(0)->op != Op::CONST) return false;
   int64_t n = size_of(r.get()), kk = o.amount;
@@ -88,11 +91,25 @@ bool apply_group(OptKernel& k, const Opt& o) {
   int64_t threads, group;
   int dims;
   thread_use(k, &threads, &dims, &group);
-  if (group || dims >= 3 || threads * kk > kMaxThreads) return false;
+  // every GROUP of a kernel splits over the same threads (a row kernel's passes and its output)
+  if (group ? group != kk : (dims >= 3 || threads * kk > kMaxThreads)) return false;
+  for (const Opt& a : k.applied)
+    if (a.kind == Opt::Kind::LOCAL && a.axis == o.axis) return false;
+  bool output = type_of(r.get()) == AXIS_GLOBAL;
   UOpRef lid = special("lidx0", kk);
-  UOpRef outer = n / kk > 1 ? UOp::range(idx_const(n / kk), o.axis, AXIS_REDUCE) : nullptr;
+  // an output loop keeps its rest as a loop in each thread (a row's elements, kk at a time)
+  UOpRef outer = n / kk > 1 ? UOp::range(idx_const(n / kk), o.axis, output ? AXIS_LOOP : AXIS_REDUCE) : nullptr;
   UOpRef idx = o.kind == Opt::Kind::GROUP ? (outer ? outer * kk + lid : lid)
                                           : (outer ? lid * (n / kk) + outer : lid);
+  if (output) {
+    UOpRef sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) { return orig == r.get() ? idx : rebuilt; });
+    k.sink = graph_rewrite(sink, symbolic(), "symbolic: after group");
+    for (auto& l : k.loops)
+      if (l == r) l = outer;
+    k.loops.erase(std::remove(k.loops.begin(), k.loops.end(), nullptr), k.loops.end());
+    k.applied.push_back(o);
+    return true;
+  }
   bool ok = true;
   UOpRef sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
     if (orig == r.get()) return idx;
@@ -179,6 +196,44 @@ bool staged_tile(OptKernel& k, const std::vector<UOpRef>& picked, const std::vec
   return false;
 }
 
+// A row kernel: every reduce loops over one range and runs once per row, before the row's output
+// loop opens (softmax: the row's max, its sum of exponentials, then the normalized row; the
+// scheduler fuses them so the row is read from cache after its first pass). One row a block: every
+// pass and the row's output loop split over the same group of threads (coalesced; a pass's result
+// reaches every thread through fg_group_reduce), rows padded to the group.
+bool row_kernel_opts(OptKernel& k) {
+  std::vector<const UOp*> reduces;
+  for (const UOp* n : k.sink->toposort()) {
+    if (n->op != Op::REDUCE) continue;
+    if (n->nsrc() != 2 || n->src(1)->src(0)->op != Op::CONST) return false;
+    reduces.push_back(n);
+  }
+  if (reduces.empty() || k.loops.empty()) return false;
+  std::vector<UOpRef> row_loops;  // output loops no reduce depends on
+  for (const UOpRef& l : k.loops) {
+    bool free = true;
+    for (const UOp* r : reduces) free = free && !depends_on(r, l.get());
+    if (free) row_loops.push_back(l);
+  }
+  if (reduces.size() < 2 && row_loops.empty()) return false;
+  std::vector<std::pair<int64_t, int64_t>> splits;  // (axis, size): every pass's range, the row loop
+  for (const UOp* r : reduces) splits.push_back({axis_of(r->src(1).get()), size_of(r->src(1).get())});
+  if (!row_loops.empty()) splits.push_back({axis_of(row_loops.back().get()), size_of(row_loops.back().get())});
+  std::sort(splits.begin(), splits.end());
+  splits.erase(std::unique(splits.begin(), splits.end()), splits.end());
+  int64_t longest = 0, kk = 32;
+  for (auto [axis, n] : splits) longest = std::max(longest, n);
+  while (kk < 256 && kk < longest) kk *= 2;
+  OptKernel t = k;
+  for (auto [axis, n] : splits) {
+    if (n % kk && !apply_opt(t, {Opt::Kind::PADTO, axis, kk})) return false;
+    if (!apply_group(t, {Opt::Kind::GROUP, axis, kk})) return false;
+  }
+  k = std::move(t);
+  if (kk < 256) choose_locals(k, 256 / kk);  // several short rows a block
+  return true;
+}
+
 }  // namespace
 
 bool apply_gpu_opt(OptKernel& k, const Opt& o) {
@@ -213,6 +268,7 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
     choose_locals(k, 256);
     return;
   }
+  if (row_kernel_opts(k)) return;
   const UOp* r = reduces.back().get();
   // reuse: every load that the reduce walks is independent of some output loop (matmul, conv):
   // arithmetic per byte grows with a register tile
@@ -284,6 +340,9 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
 }
 
 void gpu_map_threads(OptKernel& k) {
+  // a loop each thread runs (what a GROUP leaves of an output loop) stays a loop
+  std::vector<UOpRef> serial, mapped;
+  for (const UOpRef& l : k.loops) (type_of(l.get()) == AXIS_LOOP ? serial : mapped).push_back(l);
   std::vector<std::pair<int64_t, int64_t>> locals;  // (axis, amount) of LOCAL opts
   bool group = false;
   for (const Opt& o : k.applied) {
@@ -299,7 +358,7 @@ void gpu_map_threads(OptKernel& k) {
   int next_dim = group ? 1 : 0;
   PtrMap<UOpRef> lexpr;
   std::vector<UOpRef> lidx;  // the thread index SPECIALs, dimension 0 first
-  for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
+  for (auto it = mapped.rbegin(); it != mapped.rend(); ++it) {
     int64_t l = local_of(axis_of(it->get()));
     if (l > 1) lidx.push_back(lexpr.put(it->get(), special("lidx" + std::to_string(next_dim++), l)));
   }
@@ -310,7 +369,7 @@ void gpu_map_threads(OptKernel& k) {
     int64_t blocks;
   };
   std::vector<G> grid;
-  for (auto it = k.loops.rbegin(); it != k.loops.rend(); ++it) {
+  for (auto it = mapped.rbegin(); it != mapped.rend(); ++it) {
     int64_t s = size_of(it->get()), l = local_of(axis_of(it->get()));
     int64_t b = (s + l - 1) / l;
     if (b > 1) grid.push_back({it->get(), b});
@@ -338,7 +397,7 @@ void gpu_map_threads(OptKernel& k) {
   }
   UOpRef guard;
   PtrMap<UOpRef> repl;
-  for (const UOpRef& loop : k.loops) {
+  for (const UOpRef& loop : mapped) {
     const UOp* L = loop.get();
     int64_t s = size_of(L), l = local_of(axis_of(L));
     const UOpRef* g = gexpr.find(L);
@@ -350,7 +409,7 @@ void gpu_map_threads(OptKernel& k) {
     }
     repl.put(L, e);
   }
-  std::vector<UOpRef> keep(k.loops);
+  std::vector<UOpRef> keep(mapped);
   UOpRef sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
     if (const UOpRef* r = repl.find(orig)) return *r;
     if (!guard) return rebuilt;
@@ -364,7 +423,7 @@ void gpu_map_threads(OptKernel& k) {
     return rebuilt;
   });
   k.sink = graph_rewrite(sink, symbolic(), "symbolic: after thread mapping");
-  k.loops.clear();
+  k.loops = serial;
   if (has_stage(k)) {
     FG_CHECK(!guard, ErrorKind::Value, "codegen", "STAGE needs LOCAL amounts that divide their axes");
     stage_locals(k, lidx);

@@ -100,7 +100,7 @@ struct Vectorizer {
     const UOp* idx = n->src(0).get();
     UOpRef v = get(n->src(1).get());
     if (!depends(idx)) {
-      FG_ASSERT(v->dtype.count == 1, "a store of lanes to one address: ", n->line());
+      FG_ASSERT(v->dtype.count == n->src(1)->dtype.count, "a store of lanes to one address: ", n->line());
       out.push_back(UOp::make(Op::STORE, dtypes::void_, {rebuild_index(idx), v}));
       return;
     }
@@ -158,7 +158,9 @@ struct Vectorizer {
         if (m->src(i).get() == lane) over_lane = true;
         else rs.push_back(m->src(i));
       }
-      DType dt = over_lane ? m->dtype : rs[0]->dtype;
+      // a reduce that already sums its source's lanes (an earlier vector axis) keeps doing so
+      bool sums_lanes = over_lane || m->src(0)->dtype.count != m->dtype.count;
+      DType dt = sums_lanes ? m->dtype : rs[0]->dtype;
       return UOp::make(Op::REDUCE, dt, rs, m->arg);
     }
     if (!any_vec) return m->replace_src(srcs);
@@ -174,17 +176,20 @@ struct Vectorizer {
 }  // namespace
 
 UOpRef vectorize(const UOpRef& sink) {
-  const UOp* lane = nullptr;
+  std::vector<UOpRef> lanes;  // one per vector axis; no value depends on two (apply_opt checks)
   for (const UOp* n : sink->toposort())
-    if (n->op == Op::RANGE && n->arg.as_ints()[1] == AXIS_UPCAST) lane = n;
-  if (!lane) return sink;
-  Vectorizer v{lane, lane->src(0)->arg.to_int()};
-  std::vector<UOpRef> stores;
-  for (const UOpRef& s : sink->src()) {
-    FG_ASSERT(s->op == Op::STORE, "kernel sink holds ", s->line());
-    v.store(s.get(), stores);
+    if (n->op == Op::RANGE && n->arg.as_ints()[1] == AXIS_UPCAST) lanes.push_back(n->ref());
+  UOpRef out = sink;
+  for (const UOpRef& lane : lanes) {
+    Vectorizer v{lane.get(), lane->src(0)->arg.to_int()};
+    std::vector<UOpRef> stores;
+    for (const UOpRef& s : out->src()) {
+      FG_ASSERT(s->op == Op::STORE, "kernel sink holds ", s->line());
+      v.store(s.get(), stores);
+    }
+    out = UOp::make(Op::SINK, dtypes::void_, stores);
   }
-  return UOp::make(Op::SINK, dtypes::void_, stores);
+  return out;
 }
 
 }  // namespace fg

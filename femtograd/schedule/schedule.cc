@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "femtograd/base/error.h"
+#include "femtograd/base/flags.h"
 #include "femtograd/base/ptr_map.h"
 #include "femtograd/ir/metadata.h"
 
@@ -107,6 +108,54 @@ struct Scheduler {
       return Walk::Into;
     });
     return inputs >= 3 || ops >= 12;
+  }
+
+  // Row fusion. An expand that broadcasts a reduced value back over the trailing axes of the
+  // value's consumers (softmax's max and sum, layernorm's mean and variance) need not be stored:
+  // in the consumer's kernel the reduce depends only on the outer (row) loops, so it runs once per
+  // row before the row's loop opens (linearize hoists it), and the row is read again from cache
+  // rather than written and read back from memory. It must be read only through elementwise ops
+  // of the expand's shape up to a kernel's output, or by a reduce over exactly the broadcast axes
+  // (logsumexp's sum): any movement in between could put a broadcast axis outside a row loop and
+  // the reduce would run once per element.
+  PtrMap<std::vector<const UOp*>> parents;
+  PtrMap<uint8_t> row_fused;  // EXPAND nodes read in place
+  std::vector<const UOp*> roots;
+
+  bool row_local(const UOp* expand, int64_t max_row) {
+    Shape out = shapes(expand), in = shapes(expand->src(0).get());
+    std::vector<int64_t> axes;  // the broadcast axes
+    int64_t row = 1;
+    for (size_t i = 0; i < out.size(); i++)
+      if (in[i] == 1 && out[i] > 1) axes.push_back(static_cast<int64_t>(i)), row *= out[i];
+    if (axes.empty() || row > max_row) return false;
+    for (size_t i = axes[0]; i < out.size(); i++)  // trailing: nothing but size-1 axes between
+      if (out[i] > 1 && std::find(axes.begin(), axes.end(), int64_t(i)) == axes.end()) return false;
+    std::vector<const UOp*> stack{expand};
+    PtrMap<uint8_t> seen;
+    while (!stack.empty()) {
+      const UOp* m = stack.back();
+      stack.pop_back();
+      if (std::find(roots.begin(), roots.end(), m) != roots.end()) continue;  // a kernel's output
+      const std::vector<const UOp*>* ps = parents.find(m);
+      if (!ps) return false;
+      for (const UOp* p : *ps) {
+        if (seen.find(p)) continue;
+        seen.put(p, 1);
+        if (p->op == Op::CONTIGUOUS || p->op == Op::ASSIGN) continue;  // stored: the kernel's output
+        if (p->op == Op::REDUCE_AXIS) {
+          std::vector<int64_t> red;
+          for (int64_t a : p->arg.as_reduce().axes)
+            if (shapes(p->src(0).get())[a] > 1) red.push_back(a);
+          std::sort(red.begin(), red.end());
+          if (red != axes) return false;
+          continue;  // the row is reduced: whatever reads the result sees no broadcast axis
+        }
+        if (!(is_alu(p->op) || p->op == Op::CAST) || shapes(p) != out) return false;
+        stack.push_back(p);
+      }
+    }
+    return true;
   }
 
   // the value a stored node's kernel computes
@@ -274,22 +323,34 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
       for (const UOpRef& s : n->src()) {
         int* u = users.find(s.get());
         if (u) (*u)++; else users.put(s.get(), 1);
+        if (auto* p = sc.parents.find(s.get())) p->push_back(n);
+        else sc.parents.put(s.get(), {n});
       }
+  const int64_t max_row = getenv_int(Flag::FUSE_ROWS);
+  // read only by elementwise ops of its own shape: every read uses the same index, so a kernel
+  // computes it once however many of them read it
+  auto read_elementwise = [&](const UOp* n) {
+    for (const UOp* p : *sc.parents.find(n))
+      if (!(is_alu(p->op) || p->op == Op::CAST) || sc.shapes(p) != sc.shapes(n)) return false;
+    return true;
+  };
   for (const UOpRef& r : roots) {
     const UOp* n = r.get();
     while (is_movement(n->op) && !is_leaf(n)) n = n->src(0).get();  // a view needs no kernel
     sc.store(n);
+    sc.roots.push_back(n);
   }
   for (const UOp* n : topo) {
     if (is_leaf(n)) continue;
     if (n->op == Op::CONTIGUOUS || n->op == Op::ASSIGN) sc.store(n);
     if (n->op == Op::COPY) { sc.store(n); sc.store(n->src(0).get()); }
-    if (n->op == Op::REDUCE_AXIS && users.find(n) && *users.find(n) > 1) sc.store(n);
+    if (n->op == Op::REDUCE_AXIS && users.find(n) && *users.find(n) > 1 && !read_elementwise(n)) sc.store(n);
     // a reduce over another reduce's values (a max pool over a conv in eval mode) stores the inner
-    // one: one kernel per reduce keeps each loop nest simple enough to tile and vectorize
+    // one: one kernel per reduce keeps each loop nest simple enough to tile and vectorize (a row
+    // reduce read through a row-fused expand is the exception: layernorm's variance of x - mean)
     if (n->op == Op::REDUCE_AXIS)
       walk(n->src(0).get(), [&](const UOp* m) {
-        if (is_leaf(m) || sc.is_stored(m)) return Walk::Skip;
+        if (is_leaf(m) || sc.is_stored(m) || sc.row_fused.find(m)) return Walk::Skip;
         if (m->op != Op::REDUCE_AXIS) return Walk::Into;
         sc.store(m);
         return Walk::Skip;
@@ -298,8 +359,9 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
       const UOp* s = n->src(0).get();
       while (is_movement(s->op) && !is_leaf(s)) s = s->src(0).get();
       int64_t factor = prod(sc.shapes(n)) / std::max<int64_t>(1, prod(sc.shapes(n->src(0).get())));
-      if (!is_leaf(s) && !sc.is_stored(s) && (sc.holds_reduce(s) || (factor >= 4 && sc.costly(s))))
-        sc.store(s);
+      bool reduce = !is_leaf(s) && !sc.is_stored(s) && sc.holds_reduce(s);
+      if (reduce && max_row > 0 && sc.row_local(n, max_row)) sc.row_fused.put(n, 1);
+      else if (!is_leaf(s) && !sc.is_stored(s) && (reduce || (factor >= 4 && sc.costly(s)))) sc.store(s);
     }
   }
 

@@ -131,6 +131,32 @@ TEST(CudaCodegen, RowReduceSplitsOverAThreadGroup) {
   EXPECT_EQ(opt_str(k.opts[0]), "GROUP(1000, 256)");
 }
 
+TEST(CudaCodegen, RowKernelIsOneBlockARow) {
+  // softmax fused into one kernel: a block per row, its max, sum and output loop all split over the
+  // block's 256 threads (two group reduces), every thread reading the row again from cache
+  auto asts = kernel_asts({cpu(randv(64 * 4096, 1), {64, 4096}).softmax(1)});
+  ASSERT_EQ(asts.size(), 1u);
+  KernelProgram k = codegen(asts[0], cuda_target());
+  EXPECT_EQ(k.global_size[0], 64);
+  EXPECT_EQ(k.local_size[0], 256);
+  int groups = 0;
+  for (const Opt& o : k.opts) groups += o.kind == Opt::Kind::GROUP && o.amount == 256;
+  EXPECT_EQ(groups, 3);
+  std::string src = render_cuda(k);
+  size_t reduces = 0;
+  for (size_t at = src.find("fg_group_reduce<"); at != std::string::npos; at = src.find("fg_group_reduce<", at + 1)) reduces++;
+  EXPECT_EQ(reduces, 2u) << src;  // the max and the sum
+  if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  // short rows of an odd length: padded to a 64-thread group, four rows a block
+  auto short_rows = kernel_asts({cpu(randv(100 * 50, 2), {100, 50}).log_softmax(1)});
+  ASSERT_EQ(short_rows.size(), 1u);
+  KernelProgram s = codegen(short_rows[0], cuda_target());
+  EXPECT_EQ(s.local_size[0], 64);
+  EXPECT_EQ(s.local_size[1], 4);
+  EXPECT_EQ(s.global_size[0], 25);
+  if (cuda::nvrtc_available()) check_cuda_compile(short_rows[0]);
+}
+
 TEST(CudaCodegen, MatmulStagesTilesInSharedMemory) {
   Context unpacked{{"MATMUL_PACK", 0}};  // the CPU tensors' matmul as one kernel, as on a GPU
   auto asts = kernel_asts({cpu(randv(2048 * 64, 1), {2048, 64}).matmul(cpu(randv(64 * 2048, 2), {64, 2048}))});
@@ -264,6 +290,12 @@ TEST(CudaDevice, OpsMatchTheCPU) {
       {"softmax", [](auto& a, auto&) { return a.softmax(1); }, {128, 1024}, {1}},
       {"logsumexp", [](auto& a, auto&) { return a.logsumexp(1); }, {128, 999}, {1}},
       {"layernorm", [](auto& a, auto&) { return layer_norm(a, {768}); }, {64, 768}, {1}},
+      // row kernels of awkward sizes: rows padded to the thread group, several rows a block, a
+      // layernorm over two axes, rows longer than a group's 256 threads by one
+      {"softmax odd", [](auto& a, auto&) { return a.softmax(1); }, {37, 61}, {1}},
+      {"log_softmax short", [](auto& a, auto&) { return a.log_softmax(1); }, {100, 50}, {1}},
+      {"layernorm 2 axes", [](auto& a, auto&) { return layernorm(a, {-2, -1}, 1e-5); }, {6, 9, 31}, {1}},
+      {"softmax 257", [](auto& a, auto&) { return a.softmax(1).mul(2); }, {9, 257}, {1}},
       {"matmul", [](auto& a, auto& b) { return a.matmul(b); }, {129, 80}, {80, 67}},
       {"matmul big", [](auto& a, auto& b) { return a.matmul(b); }, {512, 256}, {256, 384}},
       // shared-memory staged tiles (STAGE): the 64x64 and 128x128 block tiles, a transposed

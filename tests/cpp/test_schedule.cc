@@ -5,7 +5,9 @@
 #include <cmath>
 #include <random>
 
+#include "femtograd/base/error.h"
 #include "femtograd/base/flags.h"
+#include "femtograd/codegen/codegen.h"
 #include "femtograd/engine/realize.h"
 #include "femtograd/schedule/schedule.h"
 #include "femtograd/tensor/tensor.h"
@@ -57,22 +59,6 @@ TEST(Schedule, ElementwiseBeforeAndAfterReduceFuse) {
   expect_near(r.to_vector<float>(), want);
 }
 
-TEST(Schedule, SoftmaxInAtMostThreeKernels) {
-  auto av = randv(6 * 9, 4);
-  Tensor a = Tensor::from_vector(av, {6, 9});
-  Tensor s = a.softmax(-1);
-  EXPECT_LE(kernels_for(s), 3u);
-  std::vector<float> want(av.size());
-  for (int i = 0; i < 6; i++) {
-    float m = -INFINITY;
-    for (int j = 0; j < 9; j++) m = std::max(m, av[i * 9 + j]);
-    double sum = 0;
-    for (int j = 0; j < 9; j++) sum += std::exp(av[i * 9 + j] - m);
-    for (int j = 0; j < 9; j++) want[i * 9 + j] = static_cast<float>(std::exp(av[i * 9 + j] - m) / sum);
-  }
-  expect_near(s.to_vector<float>(), want);
-}
-
 TEST(Schedule, MovementChainReadOnceMakesNoKernelOfItsOwn) {
   auto av = randv(4 * 6, 5);
   Tensor a = Tensor::from_vector(av, {4, 6});
@@ -86,18 +72,112 @@ TEST(Schedule, MovementChainReadOnceMakesNoKernelOfItsOwn) {
   expect_near(w.to_vector<float>(), want);
 }
 
-TEST(Schedule, ExpandedReduceIsStoredOnce) {
+TEST(Schedule, RowReduceRunsInsideItsReader) {
+  // a - max(a) over rows: the max runs in the kernel that subtracts it, once per row; FUSE_ROWS=0
+  // stores it first (two kernels); both give the same values
   auto av = randv(3 * 8, 6);
-  Tensor a = Tensor::from_vector(av, {3, 8});
-  Tensor c = a - a.max({1}, true);
-  EXPECT_EQ(kernels_for(c), 2u);
   std::vector<float> want(av.size());
   for (int i = 0; i < 3; i++) {
     float m = -INFINITY;
     for (int j = 0; j < 8; j++) m = std::max(m, av[i * 8 + j]);
     for (int j = 0; j < 8; j++) want[i * 8 + j] = av[i * 8 + j] - m;
   }
-  expect_near(c.to_vector<float>(), want);
+  for (int fuse : {16384, 0}) {
+    Context ctx{{"FUSE_ROWS", fuse}};
+    Tensor a = Tensor::from_vector(av, {3, 8});
+    Tensor c = a - a.max({1}, true);
+    EXPECT_EQ(kernels_for(c), fuse ? 1u : 2u);
+    expect_near(c.to_vector<float>(), want);
+  }
+}
+
+namespace {
+// softmax, log-softmax, logsumexp and layernorm over the trailing `n` elements of each row, in double
+std::vector<float> row_op_ref(const std::string& op, const std::vector<float>& x, int64_t n) {
+  std::vector<float> out;
+  for (size_t r = 0; r < x.size() / n; r++) {
+    const float* v = x.data() + r * n;
+    double m = -INFINITY, s = 0, mean = 0, var = 0;
+    for (int64_t j = 0; j < n; j++) m = std::max(m, double(v[j])), mean += v[j] / double(n);
+    for (int64_t j = 0; j < n; j++) s += std::exp(v[j] - m), var += (v[j] - mean) * (v[j] - mean) / n;
+    if (op == "logsumexp") out.push_back(float(m + std::log(s)));
+    for (int64_t j = 0; j < n && op != "logsumexp"; j++) {
+      if (op == "softmax") out.push_back(float(std::exp(v[j] - m) / s));
+      if (op == "log_softmax") out.push_back(float(v[j] - m - std::log(s)));
+      if (op == "layernorm") out.push_back(float((v[j] - mean) / std::sqrt(var + 1e-5)));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+TEST(Schedule, RowOpsAreOneKernel) {
+  // the row's reduces (max and sum, mean and variance) run inside the kernel that writes the row;
+  // rows of awkward lengths, a size-1 axis, and a layernorm over two trailing axes
+  struct Case {
+    Shape shape;
+    int64_t row;  // trailing elements a row
+  };
+  for (const Case& c : {Case{{5, 37}, 37}, Case{{3, 1, 129}, 129}, Case{{1, 1000}, 1000}, Case{{2, 3, 7, 11}, 77}}) {
+    auto xv = randv(prod(c.shape), 11);
+    Tensor x = Tensor::from_vector(xv, c.shape);
+    bool two = c.shape.size() == 4;  // normalize over the last two axes
+    for (std::string op : {"softmax", "log_softmax", "logsumexp", "layernorm"}) {
+      if (two && op != "layernorm") continue;
+      Tensor y = op == "softmax" ? x.softmax(-1)
+                 : op == "log_softmax" ? x.log_softmax(-1)
+                 : op == "logsumexp" ? x.logsumexp(-1)
+                 : layernorm(x, two ? std::vector<int64_t>{-2, -1} : std::vector<int64_t>{-1}, 1e-5);
+      EXPECT_EQ(kernels_for(y), 1u) << op << " " << shape_str(c.shape);
+      expect_near(y.to_vector<float>(), row_op_ref(op, xv, c.row), 1e-5f);
+    }
+  }
+}
+
+TEST(Schedule, RowFusionNeedsTrailingAxesShortRowsAndNoMovement) {
+  auto av = randv(37 * 5, 12), bv = randv(5 * 37, 13);
+  Tensor a = Tensor::from_vector(av, {37, 5}), b = Tensor::from_vector(bv, {5, 37});
+  // softmax over axis 0: the broadcast axis is the outer loop, the max is stored first
+  Tensor s0 = a.softmax(0);
+  EXPECT_GT(kernels_for(s0), 1u);
+  std::vector<float> at(av.size());  // a transposed: softmax over its rows is a's over axis 0
+  for (int i = 0; i < 37; i++)
+    for (int j = 0; j < 5; j++) at[j * 37 + i] = av[i * 5 + j];
+  std::vector<float> ref_t = row_op_ref("softmax", at, 37), ref(av.size());
+  for (int i = 0; i < 37; i++)
+    for (int j = 0; j < 5; j++) ref[i * 5 + j] = ref_t[j * 37 + i];
+  expect_near(s0.to_vector<float>(), ref);
+  // a permute between the broadcast and the kernel's output: stored first
+  Tensor d = b - b.max({1}, true);
+  Tensor p = d.permute({1, 0}).add(a);
+  EXPECT_EQ(kernels_for(p), 2u);
+  std::vector<float> want(37 * 5);
+  for (int i = 0; i < 37; i++)
+    for (int j = 0; j < 5; j++) {
+      float m = -INFINITY;
+      for (int k = 0; k < 37; k++) m = std::max(m, bv[j * 37 + k]);
+      want[i * 5 + j] = bv[j * 37 + i] - m + av[i * 5 + j];
+    }
+  expect_near(p.to_vector<float>(), want);
+  // rows longer than FUSE_ROWS: a kernel each
+  Context shorter{{"FUSE_ROWS", 36}};
+  Tensor bt = Tensor::from_vector(bv, {5, 37});
+  EXPECT_GT(kernels_for(bt.softmax(1)), 1u);
+  expect_near(bt.softmax(1).to_vector<float>(), row_op_ref("softmax", bv, 37));
+}
+
+TEST(Schedule, RowKernelRunsEachReduceOncePerRow) {
+  // the work of a fused softmax grows with the elements, not with elements x row length (the reduces
+  // sit outside the row's output loop, with or without the CPU's vector opts)
+  Tensor x = Tensor::from_vector(randv(16 * 512, 14), {16, 512});
+  auto items = create_schedule({x.softmax(1).uop()}).items;
+  ASSERT_EQ(items.size(), 1u);
+  for (int noopt : {0, 1}) {
+    Context ctx{{"NOOPT", noopt}};
+    KernelProgram k = codegen(items[0].ast, Target{});
+    EXPECT_LT(k.flops, 16 * 512 * 16) << "noopt " << noopt;
+    EXPECT_GT(k.flops, 16 * 512 * 3) << "noopt " << noopt;
+  }
 }
 
 TEST(Schedule, MatmulWithBiasAndReluIsOneKernel) {
