@@ -221,9 +221,15 @@ bool row_kernel_opts(OptKernel& k) {
   if (!row_loops.empty()) splits.push_back({axis_of(row_loops.back().get()), size_of(row_loops.back().get())});
   std::sort(splits.begin(), splits.end());
   splits.erase(std::unique(splits.begin(), splits.end()), splits.end());
-  int64_t longest = 0, kk = 32;
+  int64_t longest = 0, kk = 32, blocks = 1;
   for (auto [axis, n] : splits) longest = std::max(longest, n);
+  for (const UOpRef& l : k.loops)
+    if (std::find(row_loops.begin(), row_loops.end(), l) == row_loops.end()) blocks *= size_of(l.get());
   while (kk < 256 && kk < longest) kk *= 2;
+  // few rows: wider groups (up to 1024 threads, 8 or more elements a thread a pass) until about
+  // kRowThreads threads run; a block's passes are a chain of latencies the other blocks hide
+  constexpr int64_t kRowThreads = 1 << 16;
+  while (kk < kMaxThreads && longest >= 16 * kk && blocks * kk < kRowThreads) kk *= 2;
   OptKernel t = k;
   for (auto [axis, n] : splits) {
     if (n % kk && !apply_opt(t, {Opt::Kind::PADTO, axis, kk})) return false;
@@ -329,8 +335,13 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
   int64_t n = size_of(r);
   if (contiguous && n >= 32) {
     int64_t kk = 256;
-    while (kk > 16 && n % kk != 0) kk /= 2;
-    if (n % kk == 0 && apply_group(k, {Opt::Kind::GROUP, axis_of(r), kk})) {
+    while (kk > 32 && n % kk != 0) kk /= 2;
+    // no group of 32 or more divides the reduce: pad it to one (the extra lanes add the identity)
+    bool pad = n % kk != 0;
+    if (pad) kk = std::min<int64_t>(256, std::bit_ceil(static_cast<uint64_t>(n)));
+    OptKernel t = k;
+    if ((!pad || apply_opt(t, {Opt::Kind::PADTO, axis_of(r), kk})) && apply_group(t, {Opt::Kind::GROUP, axis_of(r), kk})) {
+      k = std::move(t);
       if (kk < 256) choose_locals(k, 256 / kk);
       return;
     }

@@ -131,13 +131,30 @@ TEST(CudaCodegen, RowReduceSplitsOverAThreadGroup) {
   EXPECT_EQ(opt_str(k.opts[0]), "GROUP(1000, 256)");
 }
 
+TEST(CudaCodegen, OddReducesArePaddedToAThreadGroup) {
+  // 61 and 999 have no power-of-two divisor of 32 or more: padded to 64 and 1024 (the extra lanes
+  // add the identity) and split over a group rather than looped by one thread per output
+  for (auto [cols, group] : {std::pair<int64_t, int64_t>{61, 64}, {999, 256}}) {
+    auto asts = kernel_asts({cpu(randv(37 * cols, 3), {37, cols}).max({1})});
+    ASSERT_EQ(asts.size(), 1u);
+    KernelProgram k = codegen(asts[0], cuda_target());
+    std::string opts;
+    for (const Opt& o : k.opts) opts += opt_str(o) + " ";
+    int64_t padded = (cols + group - 1) / group * group;
+    EXPECT_NE(opts.find("PADTO(1000, " + std::to_string(group) + ")"), std::string::npos) << opts << padded;
+    EXPECT_NE(opts.find("GROUP(1000, " + std::to_string(group) + ")"), std::string::npos) << opts;
+    EXPECT_EQ(k.local_size[0], group);
+    if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  }
+}
+
 TEST(CudaCodegen, RowKernelIsOneBlockARow) {
   // softmax fused into one kernel: a block per row, its max, sum and output loop all split over the
   // block's 256 threads (two group reduces), every thread reading the row again from cache
-  auto asts = kernel_asts({cpu(randv(64 * 4096, 1), {64, 4096}).softmax(1)});
+  auto asts = kernel_asts({cpu(randv(1024 * 4096, 1), {1024, 4096}).softmax(1)});
   ASSERT_EQ(asts.size(), 1u);
   KernelProgram k = codegen(asts[0], cuda_target());
-  EXPECT_EQ(k.global_size[0], 64);
+  EXPECT_EQ(k.global_size[0], 1024);
   EXPECT_EQ(k.local_size[0], 256);
   int groups = 0;
   for (const Opt& o : k.opts) groups += o.kind == Opt::Kind::GROUP && o.amount == 256;
@@ -147,6 +164,9 @@ TEST(CudaCodegen, RowKernelIsOneBlockARow) {
   for (size_t at = src.find("fg_group_reduce<"); at != std::string::npos; at = src.find("fg_group_reduce<", at + 1)) reduces++;
   EXPECT_EQ(reduces, 2u) << src;  // the max and the sum
   if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  // few rows: a wider group (16 rows of 4096 on 512 threads each)
+  KernelProgram few = codegen(kernel_asts({cpu(randv(16 * 4096, 4), {16, 4096}).softmax(1)})[0], cuda_target());
+  EXPECT_EQ(few.local_size[0], 256 * 2);
   // short rows of an odd length: padded to a 64-thread group, four rows a block
   auto short_rows = kernel_asts({cpu(randv(100 * 50, 2), {100, 50}).log_softmax(1)});
   ASSERT_EQ(short_rows.size(), 1u);
@@ -287,6 +307,7 @@ TEST(CudaDevice, OpsMatchTheCPU) {
       {"sum cols", [](auto& a, auto&) { return a.sum({0}); }, {4096, 96}, {1}},
       {"sum all", [](auto& a, auto&) { return a.sum(); }, {1 << 20}, {1}},
       {"max rows", [](auto& a, auto&) { return a.max({1}); }, {33, 1000}, {1}},
+      {"sum odd rows", [](auto& a, auto&) { return a.sum({1}); }, {37, 61}, {1}},
       {"softmax", [](auto& a, auto&) { return a.softmax(1); }, {128, 1024}, {1}},
       {"logsumexp", [](auto& a, auto&) { return a.logsumexp(1); }, {128, 999}, {1}},
       {"layernorm", [](auto& a, auto&) { return layer_norm(a, {768}); }, {64, 768}, {1}},
