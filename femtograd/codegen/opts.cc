@@ -223,9 +223,9 @@ std::vector<Access> accesses(const UOpRef& sink) {
   return out;
 }
 
-bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize) {
-  auto emulated = [](DType dt) {
-    return dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16 || dt.is_fp8();
+bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize, bool half_vectors) {
+  auto emulated = [&](DType dt) {
+    return (!half_vectors && (dt.scalar == ScalarType::Float16 || dt.scalar == ScalarType::BFloat16)) || dt.is_fp8();
   };
   *itemsize = 0;
   bool any_contig = false;

@@ -44,8 +44,10 @@ struct Access {
 std::vector<Access> accesses(const UOpRef& sink);
 // Whether the accesses can become vector loads and stores along range r: each walks r with stride
 // 0 or 1, none is gated by r, and the contiguous ones share one element size (itemsize, set) of a
-// real type (not emulated half/bfloat16/fp8, not bool). False when none is contiguous.
-bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize);
+// type the renderer loads as a vector: not bool, not fp8, and half/bfloat16 only where half_vectors
+// (the CUDA renderer widens each lane; the C renderer's emulated halves are scalar only). False
+// when none is contiguous.
+bool vectorizable(const std::vector<Access>& acc, const UOp* r, int* itemsize, bool half_vectors = false);
 
 // Rebuilds root sources-first (no recursion); f(original, rebuilt-with-new-sources) gives each node's
 // replacement. The opts' one graph surgery tool.

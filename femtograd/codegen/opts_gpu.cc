@@ -167,7 +167,7 @@ bool staged_tile(OptKernel& k, const std::vector<UOpRef>& picked, const std::vec
   if (picked.size() != 2 || reduces.size() != 1 || reduces[0]->src(0)->op != Op::CONST) return false;
   const UOp* r = reduces[0].get();
   int isz = 0;
-  if (!vectorizable(acc, picked[0].get(), &isz) || isz != 4) return false;
+  if (!vectorizable(acc, picked[0].get(), &isz, true) || (isz != 4 && isz != 2)) return false;
   struct Cfg {
     int64_t tj, ti, lj, li, bk;
   };
@@ -269,7 +269,7 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
   auto lanes_for = [&](int itemsize) { return itemsize == 4 ? 4 : itemsize == 8 ? 2 : itemsize == 2 ? 8 : 0; };
 
   if (reduces.empty()) {  // elementwise: 16-byte accesses where contiguous, 256-thread blocks
-    if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz) && lanes_for(isz))
+    if (!k.loops.empty() && vectorizable(acc, k.loops.back().get(), &isz, true) && lanes_for(isz))
       apply_opt(k, {Opt::Kind::VECTOR, axis_of(k.loops.back().get()), lanes_for(isz)});
     choose_locals(k, 256);
     return;
@@ -310,7 +310,7 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
     for (size_t p = 0; p < picked.size(); p++) {
       int64_t ax = axis_of(picked[p].get());
       bool done = false;
-      if (p == 0 && vectorizable(acc, picked[p].get(), &isz) && isz == 4)
+      if (p == 0 && vectorizable(acc, picked[p].get(), &isz, true) && isz == 4)
         done = apply_opt(k, {Opt::Kind::VECTOR, ax, 4});
       if (!done) done = apply_opt(k, {Opt::Kind::UPCAST, ax, 4}) || apply_opt(k, {Opt::Kind::UPCAST, ax, 2});
     }

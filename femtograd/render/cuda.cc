@@ -358,14 +358,22 @@ struct CUDARenderer {
         std::string v = set(&u, fresh("val"));
         std::string buf = name(idx.src(0).get()), off = name(idx.src(1).get());
         if (u.dtype.count > 1) {  // consecutive elements: one aligned vector load, else lane by lane
-          std::string t = type(u.dtype);
+          // half types load their stored bits (raw) and widen each lane to the float they compute in
+          DType st = u.dtype.scalar_type();
+          bool widen = is_emulated(st.scalar);
+          std::string t = type(u.dtype), n = std::to_string(u.dtype.count);
+          std::string raw_t = widen ? "fg_vec<" + storage_type(st) + ", " + n + ">" : t, raw = widen ? "r_" : v;
           line(t + " " + v + ";");
-          std::string lanes;
-          for (int i = 0; i < u.dtype.count; i++)
-            lanes += " " + v + ".v[" + std::to_string(i) + "] = p_[" + std::to_string(i) + "];";
-          std::string ld = "{ const auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
-                           ") - 1)) == 0) " + v + " = *(const " + t + "*)p_; else {" + lanes + " } }";
-          if (aligned(idx, u.dtype.count)) ld = v + " = *(const " + t + "*)(" + buf + " + " + off + ");";
+          std::string lanes, widened;
+          for (int i = 0; i < u.dtype.count; i++) {
+            std::string l = ".v[" + std::to_string(i) + "]";
+            lanes += " " + raw + l + " = p_[" + std::to_string(i) + "];";
+            widened += " " + v + l + " = fg_from_" + short_name(st.scalar) + "(r_" + l + ");";
+          }
+          std::string ld = "const auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + raw_t +
+                           ") - 1)) == 0) " + raw + " = *(const " + raw_t + "*)p_; else {" + lanes + " }";
+          if (aligned(idx, u.dtype.count)) ld = raw + " = *(const " + raw_t + "*)(" + buf + " + " + off + ");";
+          ld = "{ " + (widen ? raw_t + " r_; " : "") + ld + (widen ? widened : "") + " }";
           if (idx.nsrc() > 2) line("if (" + name(idx.src(2).get()) + ") " + ld + " else " + v + " = " + name(u.src(1).get()) + ";");
           else line(ld);
           return;
@@ -383,15 +391,23 @@ struct CUDARenderer {
         std::string guard = dst.nsrc() > 2 ? "if (" + name(dst.src(2).get()) + ") " : "";
         std::string buf = name(dst.src(0).get()), off = name(dst.src(1).get());
         if (vt.count > 1) {
-          std::string t = type(vt), lanes;
-          for (int i = 0; i < vt.count; i++)
-            lanes += " p_[" + std::to_string(i) + "] = " + v + ".v[" + std::to_string(i) + "];";
+          // half types: each lane rounded to its stored bits (raw) first
+          DType st = vt.scalar_type();
+          bool narrow = is_emulated(st.scalar);
+          std::string t = narrow ? "fg_vec<" + storage_type(st) + ", " + std::to_string(vt.count) + ">" : type(vt);
+          std::string raw = narrow ? "r_" : v, lanes, narrowed;
+          for (int i = 0; i < vt.count; i++) {
+            std::string l = ".v[" + std::to_string(i) + "]";
+            lanes += " p_[" + std::to_string(i) + "] = " + raw + l + ";";
+            narrowed += " r_" + l + " = fg_to_" + short_name(st.scalar) + "(" + v + l + ");";
+          }
+          std::string pre = narrow ? t + " r_;" + narrowed + " " : "";
           if (aligned(dst, vt.count)) {
-            line(guard + "*(" + t + "*)(" + buf + " + " + off + ") = " + v + ";");
+            line(guard + "{ " + pre + "*(" + t + "*)(" + buf + " + " + off + ") = " + raw + "; }");
             return;
           }
-          line(guard + "{ auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
-               ") - 1)) == 0) *(" + t + "*)p_ = " + v + "; else {" + lanes + " } }");
+          line(guard + "{ " + pre + "auto* p_ = " + buf + " + " + off + "; if (((unsigned long long)p_ & (sizeof(" + t +
+               ") - 1)) == 0) *(" + t + "*)p_ = " + raw + "; else {" + lanes + " } }");
           return;
         }
         if (is_emulated(vt.scalar)) v = "fg_to_" + short_name(vt.scalar) + "(" + v + ")";
@@ -460,7 +476,8 @@ std::string render_cuda(const KernelProgram& k) {
   CUDARenderer r{k, pick_index_type(k)};
   std::vector<bool> written(k.params.size(), false);
   for (const UOpRef& l : k.lines)
-    if (l->op == Op::STORE && l->src(0)->op == Op::INDEX) written[l->src(0)->src(0)->arg.as_int()] = true;
+    if (l->op == Op::STORE && l->src(0)->op == Op::INDEX && l->src(0)->src(0)->op == Op::DEFINE_GLOBAL)
+      written[l->src(0)->src(0)->arg.as_int()] = true;  // (a store to a shared tile writes no parameter)
   for (const UOpRef& l : k.lines) r.render_line(*l);
   const std::string b = r.body.str();
   std::ostringstream os;

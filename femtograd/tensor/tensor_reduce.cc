@@ -161,9 +161,14 @@ Tensor Tensor::matmul(const Tensor& o) const {
   Tensor bt = panel_packed(b, a.shape(-2)).transpose(-1, -2);
   Shape bts = bt.shape();
   bts.insert(bts.end() - 2, 1);
-  Tensor prod_ = a.reshape(as).mul(bt.reshape(bts));
-  DType out = prod_.dtype();
-  Tensor r = prod_.sum({-1}, false, acc_dtype(out)).cast(out);
+  Tensor x = a.reshape(as), y = bt.reshape(bts);
+  // half types multiply in float32, where their products are exact (two 11-bit significands make at
+  // most 22 bits), and accumulate there: one rounding at the end, as cuBLAS does
+  DType out = promote(x.dtype(), y.dtype()), acc = acc_dtype(out);
+  bool widen = out.is_float() && acc != out;
+  Tensor prod_ = widen ? x.cast(acc).mul(y.cast(acc)) : x.mul(y);
+  if (!widen) out = prod_.dtype();
+  Tensor r = prod_.sum({-1}, false, acc).cast(out);
   if (ndim() == 1) r = r.squeeze(-2);
   if (o.ndim() == 1) r = r.squeeze(-1);
   return r;

@@ -201,6 +201,28 @@ TEST(CudaCodegen, MatmulStagesTilesInSharedMemory) {
 
 // log2 of a half type takes the hardware approximation (its error is far below half precision);
 // float32 keeps the exact libdevice function
+TEST(CudaCodegen, HalfTypesUseVectorsAndStagedMatmuls) {
+  // 2-byte types load and store 8 lanes (16 bytes) at a time, widened to float for the math; their
+  // matmuls take the staged shared-memory tiles with float products
+  for (DType dt : {dtypes::float16, dtypes::bfloat16}) {
+    Tensor a = cpu(randv(1 << 16, 1), {1 << 16}).cast(dt).realize(), b = cpu(randv(1 << 16, 2), {1 << 16}).cast(dt).realize();
+    auto ew = kernel_asts({a.mul(b).add(a)});
+    ASSERT_EQ(ew.size(), 1u);
+    std::string src = render_cuda(codegen(ew[0], cuda_target()));
+    EXPECT_NE(src.find("fg_vec<unsigned short, 8>"), std::string::npos) << src;
+    if (cuda::nvrtc_available()) check_cuda_compile(ew[0]);
+    Context unpacked{{"MATMUL_PACK", 0}};
+    Tensor x = cpu(randv(512 * 256, 3), {512, 256}).cast(dt).realize(), y = cpu(randv(256 * 512, 4), {256, 512}).cast(dt).realize();
+    auto mm = kernel_asts({x.matmul(y)});
+    ASSERT_EQ(mm.size(), 1u);
+    KernelProgram k = codegen(mm[0], cuda_target());
+    bool staged = false;
+    for (const Opt& o : k.opts) staged |= o.kind == Opt::Kind::STAGE;
+    EXPECT_TRUE(staged) << dt.name();
+    if (cuda::nvrtc_available()) check_cuda_compile(mm[0]);
+  }
+}
+
 TEST(CudaCodegen, FastLog2OnlyForHalfTypes) {
   for (DType dt : {dtypes::float16, dtypes::bfloat16, dtypes::float32}) {
     auto asts = kernel_asts({cpu(randv(64, 3), {64}).abs().add(0.5).cast(dt).log2()});
@@ -327,13 +349,17 @@ TEST(CudaDevice, OpsMatchTheCPU) {
       {"matmul staged batch", [](auto& a, auto& b) { return a.matmul(b).add(1); }, {3, 128, 40}, {3, 40, 192}},
       {"conv2d", [](auto& a, auto& b) { return conv2d(a, b, {}, ConvOpts{.padding = Padding(1)}); }, {4, 8, 20, 20}, {16, 8, 3, 3}},
       {"half", [](auto& a, auto& b) { return a.cast(dtypes::float16).mul(b.cast(dtypes::float16)).cast(dtypes::float32); }, {5000}, {5000}},
+      // half-type matmuls staged through shared memory (8-lane fills of 2-byte elements, float products)
+      {"matmul fp16 staged", [](auto& a, auto& b) { return a.cast(dtypes::float16).matmul(b.cast(dtypes::float16)).cast(dtypes::float32); }, {256, 128}, {128, 512}},
+      {"matmul bf16 staged", [](auto& a, auto& b) { return a.cast(dtypes::bfloat16).matmul(b.cast(dtypes::bfloat16)).cast(dtypes::float32); }, {128, 64}, {64, 256}},
   };
   for (const Case& c : cases) {
     Tensor a = cpu(randv(prod(c.sa), 1), c.sa), b = cpu(randv(prod(c.sb), 2), c.sb);
     std::vector<float> want = c.f(a, b).to_vector<float>();
     std::vector<float> got = c.f(on(a, "CUDA"), on(b, "CUDA")).to_vector<float>();
     // half: the CPU backend leaves float16 vector math unrounded (it rounds scalars only)
-    expect_close(got, want, std::string(c.name) == "half" ? 2e-3 : 2e-4, c.name);
+    std::string n = c.name;
+    expect_close(got, want, n == "half" || n.find("fp16") != n.npos ? 2e-3 : n.find("bf16") != n.npos ? 1e-2 : 2e-4, c.name);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "femtograd/base/flags.h"
+#include "femtograd/schedule/schedule.h"
 #include "tensor_ref.h"
 
 using namespace fgt;
@@ -424,6 +425,34 @@ TEST(TensorReduce, MatmulThroughPanels) {
     EXPECT_TRUE(matches(outs[1], ref(a.a, b2), tol));
     fg::Context off{{"MATMUL_PACK", 0}};
     EXPECT_TRUE(matches(a.t.matmul(bt).realize(), ref(a.a, b.a), tol));
+  }
+}
+
+TEST(TensorReduce, HalfMatmulMultipliesInFloat) {
+  // x = 1 + 2^-10 and y = 1 - 2^-11 are exact in float16; their product 1 + 2^-11 - 2^-21 rounds to
+  // 1 in float16. 3072 exact products sum to 3073.4985..., which rounds to 3074 in float16; products
+  // rounded to float16 first would sum to 3072. Matmul multiplies in float32 (exact) and rounds once.
+  for (fg::DType dt : {fg::dtypes::float16, fg::dtypes::bfloat16}) {
+    float x = dt == fg::dtypes::float16 ? 1 + std::ldexp(1.f, -10) : 1 + std::ldexp(1.f, -7);
+    float y = dt == fg::dtypes::float16 ? 1 - std::ldexp(1.f, -11) : 1 - std::ldexp(1.f, -8);
+    int64_t k = 3072;
+    fg::Tensor a = fg::Tensor::from_vector(std::vector<float>(k, x), {1, k}).cast(dt);
+    fg::Tensor b = fg::Tensor::from_vector(std::vector<float>(k, y), {k, 1}).cast(dt);
+    float got = a.matmul(b).cast(fg::dtypes::float32).to_vector<float>()[0];
+    float want = a.cast(fg::dtypes::float32).matmul(b.cast(fg::dtypes::float32)).cast(dt).cast(fg::dtypes::float32).to_vector<float>()[0];
+    EXPECT_EQ(got, want) << dt.name();
+    EXPECT_GT(got, float(k)) << dt.name() << ": products were rounded before the sum";
+    // (the CPU backend computes half math in float without rounding each result, so there the
+    // values above agree either way: the kernel's multiply itself must be a float32 one)
+    int muls = 0;
+    for (const fg::ScheduleItem& it : fg::create_schedule({a.matmul(b).uop()}).items)
+      if (it.kind == fg::ScheduleItem::Kind::Kernel)
+        for (const fg::UOp* n : it.ast->toposort())
+          if (n->op == fg::Op::MUL) {
+            muls++;
+            EXPECT_EQ(n->dtype, fg::dtypes::float32) << dt.name();
+          }
+    EXPECT_GE(muls, 1);
   }
 }
 
