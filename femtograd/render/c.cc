@@ -518,8 +518,18 @@ struct CRenderer {
     else if (u.op == Op::BITCAST) e = u.dtype.count > 1 ? "((" + type(u.dtype) + ")" + name(u.src(0).get()) + ")" : bitcast(u);
     else if (is_alu(u.op)) e = alu(u);
     else fail(ErrorKind::NotImplemented, "render_c", "cannot render ", u.line());
-    // float16/bfloat16 math happens in float; round each result like the real type would
-    if (is_alu(u.op) && is_emulated(u.dtype.scalar) && u.dtype.count == 1) e = round_to(u.dtype, e);
+    // float16/bfloat16 math happens in float; round each result like the real type would (a vector
+    // lane by lane, and a vector cast from another type too: its lanes are floats either way)
+    DType st = u.dtype.scalar_type();
+    bool from_other = u.op == Op::CAST && !(u.src(0)->dtype.scalar_type() == st);
+    if (is_alu(u.op) && is_emulated(st.scalar) && u.dtype.count == 1) e = round_to(u.dtype, e);
+    if ((is_alu(u.op) || from_other) && is_emulated(st.scalar) && u.dtype.count > 1) {
+      std::string raw = fresh("unrounded");
+      line("const " + type(u.dtype) + " " + raw + " = " + e + ";");
+      e = "((" + type(u.dtype) + "){";
+      for (int i = 0; i < u.dtype.count; i++) e += (i ? ", " : "") + round_to(st, raw + "[" + std::to_string(i) + "]");
+      e += "})";
+    }
     std::string v = set(&u, fresh(u.dtype.is_int() && u.dtype.scalar == ScalarType::Index ? "idx" : "alu"));
     line("const " + type(u.dtype) + " " + v + " = " + e + ";");
   }

@@ -4,6 +4,7 @@
 // bitcasts between dtypes, type promotion and Python-style scalars.
 // Results of one dtype are stacked into one tensor so each dtype costs one kernel per group.
 #include <cstring>
+#include <random>
 #include <numbers>
 
 #include "tensor_ref.h"
@@ -342,6 +343,25 @@ TEST(TensorElementwise, CastsBetweenEveryDtype) {
   }
   realize_all(outs);
   for (size_t k = 0; k < outs.size(); k++) check_stacked(outs[k], stacks[k], std::string("cast from ") + ds[k].name());
+}
+
+TEST(TensorElementwise, HalfTypesRoundInVectorKernels) {
+  // 1024 contiguous floats make SIMD kernels on the CPU, whose half-type lanes are floats: a cast to
+  // float16/bfloat16 and every op on them must still round each lane, exactly as the real type does
+  std::vector<float> av(1024), bv(1024);
+  std::mt19937 g(5);
+  std::uniform_real_distribution<float> d(-3, 3);
+  for (size_t i = 0; i < av.size(); i++) av[i] = d(g), bv[i] = d(g);
+  Tensor a = Tensor::from_vector(av, {1024}), b = Tensor::from_vector(bv, {1024});
+  for (DType h : {dt::float16, dt::bfloat16}) {
+    std::vector<float> cast = a.cast(h).cast(dt::float32).to_vector<float>();
+    std::vector<float> mul = a.cast(h).mul(b.cast(h)).cast(dt::float32).to_vector<float>();
+    for (size_t i = 0; i < av.size(); i++) {
+      double ra = round_to(h, av[i]), rb = round_to(h, bv[i]);
+      ASSERT_EQ(cast[i], static_cast<float>(ra)) << h.name() << " cast [" << i << "]";
+      ASSERT_EQ(mul[i], static_cast<float>(round_to(h, ra * rb))) << h.name() << " mul [" << i << "]";
+    }
+  }
 }
 
 TEST(TensorElementwise, Bitcasts) {
