@@ -198,7 +198,25 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
   std::map<int64_t, Input> inputs;
   std::vector<const UOp*> marked;
   int64_t local_bytes = 0;
-  for (const UOp* u : k.sink->toposort()) {
+  // A half-type input read only through casts to float32 (a half matmul's operands) is widened
+  // once, when its tile is filled: the tile holds floats and the inner loop converts nothing.
+  std::vector<const UOp*> topo = k.sink->toposort();
+  std::map<int64_t, bool> widen;  // input id -> its tile holds float32
+  PtrMap<uint8_t> cast_only;      // marked load -> every reader casts it to float32
+  for (const UOp* u : topo)
+    if (is_marked_load(u)) cast_only.put(u, 1);
+  for (const UOp* n : topo)
+    for (const UOpRef& x : n->src())
+      if (uint8_t* c = cast_only.find(x.get()); c && !(n->op == Op::CAST && n->dtype == dtypes::float32)) *c = 0;
+  for (const UOp* u : topo) {
+    if (!is_marked_load(u)) continue;
+    int64_t id = u->src(1)->arg.as_ints()[0];
+    ScalarType t = u->dtype.scalar;
+    bool w = (t == ScalarType::Float16 || t == ScalarType::BFloat16) && *cast_only.find(u);
+    auto [it, fresh] = widen.emplace(id, w);
+    if (!fresh) it->second = it->second && w;
+  }
+  for (const UOp* u : topo) {
     if (!is_marked_load(u)) continue;
     marked.push_back(u);
     const UOp* mark = u->src(1).get();
@@ -233,7 +251,7 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
       in.lstride[in.order[q]] = size;
       size *= ext(in.axes[in.order[q]]);
     }
-    DType st = u->dtype.scalar_type();
+    DType st = widen[a[0]] ? dtypes::float32 : u->dtype.scalar_type();
     local_bytes += size * st.itemsize();
     in.local = UOp::make(Op::DEFINE_LOCAL, st.ptr(size, AddrSpace::Local), {}, Arg(a[0]));
   }
@@ -258,7 +276,10 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
     int64_t size = 1;
     for (size_t j = 0; j < nc; j++) size *= ext(in.axes[j]);
     DType st = in.local->dtype.base().scalar_type();
-    int64_t w = 16 / st.itemsize();
+    DType gt = in.buf->dtype.base().scalar_type();  // what the global buffer holds
+    // 16-byte accesses on the wider side: a widened tile's fill loads 8 bytes and stores 16, and
+    // keeps the float layout (the same lanes as a float32 tile)
+    int64_t w = 16 / std::max(gt.itemsize(), st.itemsize());
     if (in.strides[inner] != 1 || ext(in.axes[inner]) % w != 0 || size % (nthreads * w) != 0) w = 1;
     in.w = w;
     FG_CHECK(size % nthreads == 0, ErrorKind::Value, "codegen", "STAGE: a tile of ", size,
@@ -277,16 +298,16 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
         li = li + position(in.axes[j], f[j], w) * in.lstride[j];
       }
       gi = simplify(gi), li = simplify(li);
-      UOpRef v = UOp::make(Op::LOAD, st.vec(w), {UOp::make(Op::INDEX, in.buf->dtype, {in.buf->ref(), gi})});
+      UOpRef v = UOp::make(Op::LOAD, gt.vec(w), {UOp::make(Op::INDEX, in.buf->dtype, {in.buf->ref(), gi})});
       loads.push_back(v);
       if (w == 1 || in.lstride[inner] == 1) {
-        stores.push_back({UOp::make(Op::INDEX, in.local->dtype, {in.local, li}), v});
+        stores.push_back({UOp::make(Op::INDEX, in.local->dtype, {in.local, li}), gt == st ? v : v->cast(st.vec(w))});
         continue;
       }
       for (int64_t c = 0; c < w; c++) {
         UOpRef lc = simplify(li + c * in.lstride[inner]);
-        UOpRef vc = UOp::make(Op::GEP, st, {v}, Arg(Ints{c}));
-        stores.push_back({UOp::make(Op::INDEX, in.local->dtype, {in.local, lc}), vc});
+        UOpRef vc = UOp::make(Op::GEP, gt, {v}, Arg(Ints{c}));
+        stores.push_back({UOp::make(Op::INDEX, in.local->dtype, {in.local, lc}), gt == st ? vc : vc->cast(st)});
       }
     }
   }
@@ -295,7 +316,7 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
   for (const Pending& p : stores) st.push_back(UOp::make(Op::STORE, dtypes::void_, {p.index, p.value, before}));
   UOpRef after = UOp::make(Op::BARRIER, dtypes::void_, st);
 
-  PtrMap<UOpRef> reads;
+  PtrMap<UOpRef> reads;  // a marked load -> its read of the tile (a widened one's: for its casts)
   for (const UOp* u : marked) {
     const UOp* mark = u->src(1).get();
     const Input& in = inputs[mark->arg.as_ints()[0]];
@@ -305,10 +326,14 @@ void stage_locals(OptKernel& k, const std::vector<UOpRef>& lidx) {
       if (e > 1) li = li + position(in.axes[j], mark->src(j) % e, in.w) * in.lstride[j];
     }
     UOpRef index = UOp::make(Op::INDEX, in.local->dtype, {in.local, simplify(li)});
-    reads.put(u, UOp::make(Op::LOAD, u->dtype, {index, UOp::cnst(u->dtype, 0), after}));
+    DType vt = in.local->dtype.base().scalar_type();
+    reads.put(u, UOp::make(Op::LOAD, vt, {index, UOp::cnst(vt, 0), after}));
   }
   k.sink = transform(k.sink, [&](const UOp* orig, UOpRef rebuilt) -> UOpRef {
-    if (const UOpRef* r = reads.find(orig)) return *r;
+    const UOpRef* r = reads.find(orig);
+    if (r && (*r)->dtype == orig->dtype) return *r;
+    // a cast of a widened load to float32 is the tile's value
+    if (orig->op == Op::CAST && (r = reads.find(orig->src(0).get())) && (*r)->dtype == orig->dtype) return *r;
     return rebuilt;
   });
 }
