@@ -164,7 +164,7 @@ def main():
       json.dump(dict(device=torch.cuda.get_device_name(), rows=ROWS, copy_overlap=overlap), f, indent=1)
 
 
-def copy_overlap(mb=256, kernels=8):
+def copy_overlap(mb=256, kernels=32):
   """Host-to-device upload beside compute: `kernels` elementwise kernels over 256 MB are queued, then
   `mb` MB are uploaded; with the copy on its own stream the two overlap, and both take about as long
   as the longer one. femtograd uploads from a numpy array (pageable memory, through its pinned staging

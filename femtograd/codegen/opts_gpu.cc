@@ -79,6 +79,32 @@ bool apply_local(OptKernel& k, const Opt& o) {
   return true;
 }
 
+bool depends_on(const UOp* e, const UOp* r) {
+  for (const UOp* m : e->toposort())
+    if (m == r) return true;
+  return false;
+}
+
+bool is_group_reduce(const UOp* n) {
+  return n->op == Op::CUSTOMI && n->arg.as_str().starts_with("fg_group_reduce<");
+}
+
+// Does e vary across the group's lanes (read lidx0 other than through a finished group reduce,
+// whose result every lane shares)?
+bool varies_over_lanes(const UOp* e) {
+  std::vector<const UOp*> stack{e};
+  PtrMap<uint8_t> seen;
+  while (!stack.empty()) {
+    const UOp* n = stack.back();
+    stack.pop_back();
+    if (seen.find(n) || is_group_reduce(n)) continue;
+    seen.put(n, 1);
+    if (n->op == Op::SPECIAL && n->arg.as_str() == "lidx0") return true;
+    for (const UOpRef& x : n->src()) stack.push_back(x.get());
+  }
+  return false;
+}
+
 bool apply_group(OptKernel& k, const Opt& o) {
   UOpRef r;
   for (const UOpRef& x : all_ranges(k.sink)) {
@@ -96,6 +122,15 @@ bool apply_group(OptKernel& k, const Opt& o) {
   for (const Opt& a : k.applied)
     if (a.kind == Opt::Kind::LOCAL && a.axis == o.axis) return false;
   bool output = type_of(r.get()) == AXIS_GLOBAL;
+  // The lanes of a group reduce must all work for the same output: an output loop a reduce depends
+  // on cannot be split over the lanes, nor a reduce whose value already differs from lane to lane
+  // (a second range of a grouped reduce: the lanes would only meet on the diagonal).
+  for (const UOp* n : k.sink->toposort()) {
+    if (n->op != Op::REDUCE) continue;
+    bool over = false;
+    for (size_t i = 1; i < n->nsrc(); i++) over |= n->src(i) == r;
+    if (output ? depends_on(n, r.get()) : over && varies_over_lanes(n->src(0).get())) return false;
+  }
   UOpRef lid = special("lidx0", kk);
   // an output loop keeps its rest as a loop in each thread (a row's elements, kk at a time)
   UOpRef outer = n / kk > 1 ? UOp::range(idx_const(n / kk), o.axis, output ? AXIS_LOOP : AXIS_REDUCE) : nullptr;
@@ -134,11 +169,6 @@ bool apply_group(OptKernel& k, const Opt& o) {
   return true;
 }
 
-bool depends_on(const UOp* e, const UOp* r) {
-  for (const UOp* m : e->toposort())
-    if (m == r) return true;
-  return false;
-}
 
 // spreads up to `budget` threads over the output loops, innermost first
 void choose_locals(OptKernel& k, int64_t budget) {

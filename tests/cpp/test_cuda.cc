@@ -250,6 +250,17 @@ TEST(CudaCodegen, ExplicitOptsAndMaskedThreads) {
   EXPECT_THROW(codegen(r[0], cuda_target(), &bad), Error);
   std::vector<Opt> big = {{Opt::Kind::LOCAL, 0, 5}, {Opt::Kind::GROUP, 1000, 4}, {Opt::Kind::UPCAST, 0, 5}};
   EXPECT_THROW(codegen(r[0], cuda_target(), &big), Error);  // UPCAST after LOCAL on the same axis
+  // a group's lanes must share one output: not the rows a reduce depends on, not a second range of a
+  // grouped reduce (the lanes would only meet on the diagonal); the row kernel's split is fine
+  auto rows = kernel_asts({cpu(randv(8 * 64, 4), {8, 64}).sum({1})});
+  std::vector<Opt> rows_over_lanes = {{Opt::Kind::GROUP, 1000, 4}, {Opt::Kind::GROUP, 0, 4}};
+  EXPECT_THROW(codegen(rows[0], cuda_target(), &rows_over_lanes), Error);
+  auto two = kernel_asts({cpu(randv(4 * 16 * 16, 2), {4, 16, 16}).sum({1, 2})});
+  std::vector<Opt> diagonal = {{Opt::Kind::GROUP, 1000, 4}, {Opt::Kind::GROUP, 1001, 4}};
+  EXPECT_THROW(codegen(two[0], cuda_target(), &diagonal), Error);
+  auto row = kernel_asts({cpu(randv(4 * 64, 3), {4, 64}).softmax(1)});
+  std::vector<Opt> split = {{Opt::Kind::GROUP, 1000, 16}, {Opt::Kind::GROUP, 1001, 16}, {Opt::Kind::GROUP, 1, 16}};
+  EXPECT_EQ(codegen(row[0], cuda_target(), &split).local_size[0], 16);
   if (cuda::nvrtc_available()) {
     std::vector<Opt> good = {{Opt::Kind::GROUPTOP, 1000, 4}, {Opt::Kind::LOCAL, 0, 5}};
     KernelProgram g = codegen(r[0], cuda_target(), &good);
