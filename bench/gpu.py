@@ -141,6 +141,15 @@ def main():
   x, w = torch.randn(32, 64, 56, 56), torch.randn(64, 64, 3, 3) * 0.05
   bench("conv2d 3x3", "32x64x56x56", lambda x, w: x.conv2d(w, padding=1),
         lambda x, w: torch.nn.functional.conv2d(x, w, padding=1), [x, w], flops=2 * 32 * 64 * 56 * 56 * 64 * 9)
+  # later ResNet-50 stages: 3x3 at 28 and 14, a 1x1 expansion, a strided 3x3
+  for (n, ci, co, hw, k, st) in ([] if args.quick else [(32, 128, 128, 28, 3, 1), (32, 256, 256, 14, 3, 1),
+                                                       (32, 64, 256, 56, 1, 1), (32, 128, 128, 56, 3, 2)]):
+    x, w = torch.randn(n, ci, hw, hw), torch.randn(co, ci, k, k) * 0.05
+    ho = (hw + 2 * (k // 2) - k) // st + 1
+    bench(f"conv2d {k}x{k}" + (f" s{st}" if st > 1 else ""), f"{n}x{ci}x{hw}x{hw}>{co}",
+          lambda x, w, k=k, st=st: x.conv2d(w, padding=k // 2, stride=st),
+          lambda x, w, k=k, st=st: torch.nn.functional.conv2d(x, w, padding=k // 2, stride=st), [x, w],
+          flops=2 * n * co * ho * ho * ci * k * k)
   # TinyJit replay of many small kernels: one CUDA graph launch (JIT=1) against one launch per
   # kernel (JIT=2); PyTorch eager launches each op
   x, w = torch.randn(64, 64), torch.randn(64, 64) * 0.2
