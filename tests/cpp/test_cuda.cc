@@ -223,6 +223,24 @@ TEST(CudaCodegen, HalfTypesUseVectorsAndStagedMatmuls) {
   }
 }
 
+TEST(CudaCodegen, ConvTileDeepensAlongRowsAndUnrollsTheWindow) {
+  // a 3x3 conv: 4 columns (vector) x 4 output channels x 4 output rows a thread, the kernel-row
+  // window unrolled so the 4 rows share the input rows they overlap; a 5x5 window stays a loop
+  Tensor x = cpu(randv(2 * 16 * 28 * 28, 1), {2, 16, 28, 28}), w3 = cpu(randv(16 * 16 * 9, 2), {16, 16, 3, 3});
+  Tensor w5 = cpu(randv(16 * 16 * 25, 3), {16, 16, 5, 5});
+  for (auto [w, unrolled] : {std::pair<Tensor, bool>{w3, true}, {w5, false}}) {
+    int64_t k = w.shape()[2];
+    auto asts = kernel_asts({conv2d(x, w, {}, ConvOpts{.padding = Padding(k / 2)})});
+    const UOpRef& conv = asts.back();  // after the padding's copy
+    KernelProgram p = codegen(conv, cuda_target());
+    std::string opts;
+    for (const Opt& o : p.opts) opts += opt_str(o) + " ";
+    EXPECT_NE(opts.find("UPCAST(2, 4)"), std::string::npos) << opts;
+    EXPECT_EQ(opts.find("UNROLL(1001, " + std::to_string(k) + ")") != std::string::npos, unrolled) << opts;
+    if (cuda::nvrtc_available()) check_cuda_compile(conv);
+  }
+}
+
 TEST(CudaCodegen, FastLog2OnlyForHalfTypes) {
   for (DType dt : {dtypes::float16, dtypes::bfloat16, dtypes::float32}) {
     auto asts = kernel_asts({cpu(randv(64, 3), {64}).abs().add(0.5).cast(dt).log2()});
