@@ -167,22 +167,23 @@ struct Linearizer {
 }  // namespace
 
 
-PtrMap<std::vector<const UOp*>> free_ranges(const std::vector<const UOp*>& topo) {
-  PtrMap<std::vector<const UOp*>> out;
+RangeDeps range_deps(const std::vector<const UOp*>& topo) {
+  RangeDeps d;
   for (const UOp* n : topo) {
-    std::vector<const UOp*> f;
-    for (const UOpRef& s : n->src()) {
-      const std::vector<const UOp*>& fs = *out.find(s.get());
-      f.insert(f.end(), fs.begin(), fs.end());
+    uint64_t m = 0;
+    if (n->op == Op::RANGE) {
+      int b = d.bit.find(n) ? *d.bit.find(n) : static_cast<int>(d.bit.size());
+      if (b >= 64) d.ok = false, b = 63;
+      d.bit.put(n, b);
+      m = uint64_t(1) << b;  // a range's size is a constant
+    } else {
+      for (const UOpRef& s : n->src()) m |= *d.mask.find(s.get());
+      if (n->op == Op::REDUCE)
+        for (size_t i = 1; i < n->nsrc(); i++) m &= ~d.range_bit(n->src(i).get());
     }
-    if (n->op == Op::RANGE) f = {n};  // a range's size is a constant
-    std::sort(f.begin(), f.end());
-    f.erase(std::unique(f.begin(), f.end()), f.end());
-    if (n->op == Op::REDUCE)
-      for (size_t i = 1; i < n->nsrc(); i++) std::erase(f, n->src(i).get());
-    out.put(n, std::move(f));
+    d.mask.put(n, m);
   }
-  return out;
+  return d;
 }
 
 std::vector<UOpRef> linearize(const UOpRef& sink, const std::vector<UOpRef>& loop_order) {
@@ -193,20 +194,19 @@ std::vector<UOpRef> linearize(const UOpRef& sink, const std::vector<UOpRef>& loo
   // iteration of the loops it does depend on (a softmax row's max and sum, computed once per row
   // in the kernel that normalizes the row): sources first, so a reduce inside another's body is
   // placed before the outer one reads it.
-  std::vector<const UOp*> topo = sink->toposort();
-  PtrMap<std::vector<const UOp*>> deps = free_ranges(topo);
-  for (size_t open = 0;; open++) {
-    for (const UOp* n : topo) {
-      if (n->op != Op::REDUCE || n->nsrc() < 2 || lz.replaced.find(n)) continue;
-      bool inside = true;  // every range n depends on is open already
-      for (const UOp* r : *deps.find(n))
-        inside = inside && std::find_if(loop_order.begin(), loop_order.begin() + open,
-                                        [&](const UOpRef& l) { return l.get() == r; }) != loop_order.begin() + open;
-      if (inside) lz.emit(n->ref());
-    }
+  std::vector<const UOp*> reduces;
+  for (const UOp* n : sink->toposort())
+    if (n->op == Op::REDUCE && n->nsrc() >= 2) reduces.push_back(n);
+  RangeDeps deps = reduces.empty() ? RangeDeps{} : range_deps(sink->toposort());
+  uint64_t opened = 0;  // the loops open so far
+  for (size_t open = 0; deps.ok; open++) {
+    for (const UOp* n : reduces)
+      if (!lz.replaced.find(n) && (deps.of(n) & ~opened) == 0) lz.emit(n->ref());
     if (open == loop_order.size()) break;
+    opened |= deps.range_bit(loop_order[open].get());
     lz.open(loop_order[open]);
   }
+  for (size_t open = lz.blocks.size() - 1; open < loop_order.size(); open++) lz.open(loop_order[open]);
   for (const UOpRef& st : sink->src()) lz.emit(st);
   while (lz.blocks.size() > 1) lz.close();
   return std::move(lz.blocks[0].lines);

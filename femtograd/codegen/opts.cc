@@ -166,13 +166,17 @@ bool apply_opt(OptKernel& k, const Opt& o) {
   if (o.kind == Opt::Kind::VECTOR) {
     // several vector axes only where no value depends on two of them (a row kernel's passes each
     // reduce their own lanes): a value with lanes of two axes would need their product
-    std::vector<const UOp*> topo = k.sink->toposort();
-    PtrMap<std::vector<const UOp*>> deps = free_ranges(topo);
-    for (const UOpRef& x : all_ranges(k.sink)) {
-      if (x->arg.as_ints()[1] != AXIS_UPCAST) continue;
-      for (const UOp* n : topo) {
-        const std::vector<const UOp*>& d = *deps.find(n);
-        if (std::count(d.begin(), d.end(), x.get()) && std::count(d.begin(), d.end(), r.get())) return false;
+    std::vector<UOpRef> lanes;
+    for (const UOpRef& x : all_ranges(k.sink))
+      if (x->arg.as_ints()[1] == AXIS_UPCAST) lanes.push_back(x);
+    if (!lanes.empty()) {
+      std::vector<const UOp*> topo = k.sink->toposort();
+      RangeDeps deps = range_deps(topo);
+      if (!deps.ok) return false;
+      for (const UOpRef& x : lanes) {
+        uint64_t both = deps.range_bit(x.get()) | deps.range_bit(r.get());
+        for (const UOp* n : topo)
+          if ((deps.of(n) & both) == both) return false;
       }
     }
     UOpRef lane = UOp::range(idx_const(amt), 100000 + o.axis, AXIS_UPCAST);

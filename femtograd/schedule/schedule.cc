@@ -118,9 +118,21 @@ struct Scheduler {
   // of the expand's shape up to a kernel's output, or by a reduce over exactly the broadcast axes
   // (logsumexp's sum): any movement in between could put a broadcast axis outside a row loop and
   // the reduce would run once per element.
-  PtrMap<std::vector<const UOp*>> parents;
-  PtrMap<uint8_t> row_fused;  // EXPAND nodes read in place
+  PtrMap<std::vector<const UOp*>> parents;  // built on the first row_local call
+  PtrMap<uint8_t> row_fused;                // EXPAND nodes read in place
   std::vector<const UOp*> roots;
+  const std::vector<const UOp*>* topo = nullptr;
+
+  const std::vector<const UOp*>* parents_of(const UOp* n) {
+    if (parents.size() == 0)
+      for (const UOp* m : *topo)
+        if (!is_leaf(m))
+          for (const UOpRef& x : m->src()) {
+            if (auto* p = parents.find(x.get())) p->push_back(m);
+            else parents.put(x.get(), {m});
+          }
+    return parents.find(n);
+  }
 
   bool row_local(const UOp* expand, int64_t max_row) {
     Shape out = shapes(expand), in = shapes(expand->src(0).get());
@@ -137,7 +149,7 @@ struct Scheduler {
       const UOp* m = stack.back();
       stack.pop_back();
       if (std::find(roots.begin(), roots.end(), m) != roots.end()) continue;  // a kernel's output
-      const std::vector<const UOp*>* ps = parents.find(m);
+      const std::vector<const UOp*>* ps = parents_of(m);
       if (!ps) return false;
       for (const UOp* p : *ps) {
         if (seen.find(p)) continue;
@@ -323,14 +335,13 @@ Schedule create_schedule(const std::vector<UOpRef>& user_roots) {
       for (const UOpRef& s : n->src()) {
         int* u = users.find(s.get());
         if (u) (*u)++; else users.put(s.get(), 1);
-        if (auto* p = sc.parents.find(s.get())) p->push_back(n);
-        else sc.parents.put(s.get(), {n});
       }
+  sc.topo = &topo;
   const int64_t max_row = getenv_int(Flag::FUSE_ROWS);
   // read only by elementwise ops of its own shape: every read uses the same index, so a kernel
   // computes it once however many of them read it
   auto read_elementwise = [&](const UOp* n) {
-    for (const UOp* p : *sc.parents.find(n))
+    for (const UOp* p : *sc.parents_of(n))
       if (!(is_alu(p->op) || p->op == Op::CAST) || sc.shapes(p) != sc.shapes(n)) return false;
     return true;
   };
