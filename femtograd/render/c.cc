@@ -8,14 +8,10 @@
 
 #include "femtograd/base/error.h"
 #include "femtograd/base/ptr_map.h"
+#include "femtograd/render/render_util.h"
 
 namespace fg {
 namespace {
-
-bool is_emulated(ScalarType s) {
-  return s == ScalarType::Float16 || s == ScalarType::BFloat16 || s == ScalarType::FP8E4M3 ||
-         s == ScalarType::FP8E5M2;
-}
 
 // the C type a value of this dtype is computed in
 std::string ctype(DType dt) {
@@ -42,16 +38,6 @@ std::string storage_type(DType dt) {
     case ScalarType::Float16: case ScalarType::BFloat16: return "unsigned short";
     case ScalarType::FP8E4M3: case ScalarType::FP8E5M2: return "unsigned char";
     default: return ctype(dt);
-  }
-}
-
-std::string short_name(ScalarType s) {
-  switch (s) {
-    case ScalarType::Float16: return "f16";
-    case ScalarType::BFloat16: return "bf16";
-    case ScalarType::FP8E4M3: return "e4m3";
-    case ScalarType::FP8E5M2: return "e5m2";
-    default: return "";
   }
 }
 
@@ -197,20 +183,9 @@ std::string render_const(const UOp& c) {
     bool f32 = dt.scalar != ScalarType::Float64;
     if (std::isnan(v)) return f32 ? "NAN" : "((double)NAN)";
     if (std::isinf(v)) return std::string(v < 0 ? "-" : "") + (f32 ? "INFINITY" : "((double)INFINITY)");
-    char buf[64];
-    if (f32) std::snprintf(buf, sizeof buf, "%.9gf", v);
-    else std::snprintf(buf, sizeof buf, "%.17g", v);
-    std::string s = buf;
-    if (s.find_first_of(".e") == std::string::npos) s.insert(s.size() - (f32 ? 1 : 0), ".0");
-    return s;
+    return float_literal(v, !f32);
   }
-  int64_t v = c.arg.to_int();
-  if (dt.scalar == ScalarType::UInt64) return std::to_string(static_cast<uint64_t>(v)) + "ULL";
-  if (dt.is_unsigned()) return std::to_string(v) + "u";
-  if (v == INT64_MIN) return "(-9223372036854775807LL-1)";
-  if (dt.scalar == ScalarType::Int64 || dt.scalar == ScalarType::Index) return std::to_string(v) + "LL";
-  if (dt.scalar == ScalarType::Int32 && v == INT32_MIN) return "(-2147483647-1)";
-  return std::to_string(v);
+  return int_literal(dt, c.arg.to_int());
 }
 
 struct CRenderer {
@@ -539,9 +514,7 @@ struct CRenderer {
 
 std::string render_c(const KernelProgram& k) {
   CRenderer r{k};
-  std::vector<bool> written(k.params.size(), false);
-  for (const UOpRef& l : k.lines)
-    if (l->op == Op::STORE && l->src(0)->op == Op::INDEX) written[l->src(0)->src(0)->arg.as_int()] = true;
+  std::vector<bool> written = written_params(k);
   for (const UOpRef& l : k.lines) {
     try {
       r.render_line(*l);

@@ -12,24 +12,10 @@
 #include "femtograd/base/ptr_map.h"
 #include "femtograd/codegen/lower.h"
 #include "femtograd/codegen/stage_local.h"
+#include "femtograd/render/render_util.h"
 
 namespace fg {
 namespace {
-
-bool is_emulated(ScalarType s) {
-  return s == ScalarType::Float16 || s == ScalarType::BFloat16 || s == ScalarType::FP8E4M3 ||
-         s == ScalarType::FP8E5M2;
-}
-
-std::string short_name(ScalarType s) {
-  switch (s) {
-    case ScalarType::Float16: return "f16";
-    case ScalarType::BFloat16: return "bf16";
-    case ScalarType::FP8E4M3: return "e4m3";
-    case ScalarType::FP8E5M2: return "e5m2";
-    default: return "";
-  }
-}
 
 // Helpers a kernel may need; only those it uses are emitted (less for NVRTC to parse).
 const char* kHead = R"(#define FG_INF __int_as_float(0x7f800000)
@@ -126,21 +112,9 @@ std::string render_const(const UOp& c, const std::string& index_type) {
     bool f64 = dt.scalar == ScalarType::Float64;
     if (std::isnan(v)) return f64 ? "FG_NAN64" : "FG_NAN";
     if (std::isinf(v)) return std::string(v < 0 ? "(-" : "(") + (f64 ? "FG_INF64)" : "FG_INF)");
-    char buf[64];
-    if (!f64) std::snprintf(buf, sizeof buf, "%.9gf", v);
-    else std::snprintf(buf, sizeof buf, "%.17g", v);
-    std::string s = buf;
-    if (s.find_first_of(".e") == std::string::npos) s.insert(s.size() - (f64 ? 0 : 1), ".0");
-    return s;
+    return float_literal(v, f64);
   }
-  int64_t v = c.arg.to_int();
-  if (dt.scalar == ScalarType::UInt64) return std::to_string(static_cast<uint64_t>(v)) + "ULL";
-  if (dt.is_unsigned()) return std::to_string(v) + "u";
-  if (dt.scalar == ScalarType::Index && index_type == "int") return std::to_string(v);
-  if (v == INT64_MIN) return "(-9223372036854775807LL-1)";
-  if (dt.scalar == ScalarType::Int64 || dt.scalar == ScalarType::Index) return std::to_string(v) + "LL";
-  if (dt.scalar == ScalarType::Int32 && v == INT32_MIN) return "(-2147483647-1)";
-  return std::to_string(v);
+  return int_literal(dt, c.arg.to_int(), index_type == "int");
 }
 
 struct CUDARenderer {
@@ -474,10 +448,7 @@ std::string pick_index_type(const KernelProgram& k) {
 
 std::string render_cuda(const KernelProgram& k) {
   CUDARenderer r{k, pick_index_type(k)};
-  std::vector<bool> written(k.params.size(), false);
-  for (const UOpRef& l : k.lines)
-    if (l->op == Op::STORE && l->src(0)->op == Op::INDEX && l->src(0)->src(0)->op == Op::DEFINE_GLOBAL)
-      written[l->src(0)->src(0)->arg.as_int()] = true;  // (a store to a shared tile writes no parameter)
+  std::vector<bool> written = written_params(k);
   for (const UOpRef& l : k.lines) r.render_line(*l);
   const std::string b = r.body.str();
   std::ostringstream os;
