@@ -171,11 +171,23 @@ bool apply_group(OptKernel& k, const Opt& o) {
 
 
 // spreads up to `budget` threads over the output loops, innermost first
+// an output loop that the kernel's reduces do not depend on: threads along it would each run the
+// reduces again (row fusion hoists them above it; it stays a loop in each thread)
+bool reduces_skip(const UOpRef& sink, const UOp* loop) {
+  bool any = false;
+  for (const UOp* n : sink->toposort())
+    if (n->op == Op::REDUCE) {
+      if (depends_on(n, loop)) return false;
+      any = true;
+    }
+  return any;
+}
+
 void choose_locals(OptKernel& k, int64_t budget) {
   std::vector<UOpRef> loops = k.loops;
   for (auto it = loops.rbegin(); it != loops.rend() && budget >= 2; ++it) {
     int64_t s = size_of(it->get()), l;
-    if (s <= 1) continue;
+    if (s <= 1 || reduces_skip(k.sink, it->get())) continue;
     if (s <= budget) {
       l = s;
     } else {
@@ -235,7 +247,8 @@ bool row_kernel_opts(OptKernel& k) {
   std::vector<const UOp*> reduces;
   for (const UOp* n : k.sink->toposort()) {
     if (n->op != Op::REDUCE) continue;
-    if (n->nsrc() != 2 || n->src(1)->src(0)->op != Op::CONST) return false;
+    for (size_t i = 1; i < n->nsrc(); i++)
+      if (n->src(i)->src(0)->op != Op::CONST) return false;
     reduces.push_back(n);
   }
   if (reduces.empty() || k.loops.empty()) return false;
@@ -245,9 +258,20 @@ bool row_kernel_opts(OptKernel& k) {
     for (const UOp* r : reduces) free = free && !depends_on(r, l.get());
     if (free) row_loops.push_back(l);
   }
-  if (reduces.size() < 2 && row_loops.empty()) return false;
-  std::vector<std::pair<int64_t, int64_t>> splits;  // (axis, size): every pass's range, the row loop
-  for (const UOp* r : reduces) splits.push_back({axis_of(r->src(1).get()), size_of(r->src(1).get())});
+  if (reduces.size() < 2 && (row_loops.empty() || reduces[0]->nsrc() != 2)) return false;
+  // (axis, size): a range of every pass (a pass over two axes that do not merge loops over the
+  // other in each thread), the innermost row loop (the others stay loops: gpu_map_threads)
+  std::vector<std::pair<int64_t, int64_t>> splits;
+  std::vector<Access> acc = accesses(k.sink);
+  for (const UOp* r : reduces) {
+    const UOp* pick = r->src(r->nsrc() - 1).get();  // the range its loads walk contiguously, else the last
+    for (size_t i = 1; i < r->nsrc(); i++)
+      for (const Access& a : acc) {
+        auto st = stride_of(a.index->src(1).get(), r->src(i).get());
+        if (!a.store && st && *st == 1) pick = r->src(i).get();
+      }
+    splits.push_back({axis_of(pick), size_of(pick)});
+  }
   if (!row_loops.empty()) splits.push_back({axis_of(row_loops.back().get()), size_of(row_loops.back().get())});
   std::sort(splits.begin(), splits.end());
   splits.erase(std::unique(splits.begin(), splits.end()), splits.end());
@@ -415,9 +439,6 @@ void gpu_hand_coded_opts(OptKernel& k, const Target& t) {
 }
 
 void gpu_map_threads(OptKernel& k) {
-  // a loop each thread runs (what a GROUP leaves of an output loop) stays a loop
-  std::vector<UOpRef> serial, mapped;
-  for (const UOpRef& l : k.loops) (type_of(l.get()) == AXIS_LOOP ? serial : mapped).push_back(l);
   std::vector<std::pair<int64_t, int64_t>> locals;  // (axis, amount) of LOCAL opts
   bool group = false;
   for (const Opt& o : k.applied) {
@@ -429,6 +450,13 @@ void gpu_map_threads(OptKernel& k) {
       if (a == axis) return l;
     return 1;
   };
+  // a loop each thread runs stays a loop: what a GROUP leaves of an output loop, and an output loop
+  // the reduces do not depend on unless opts made it threads (else each block would run them again)
+  std::vector<UOpRef> serial, mapped;
+  for (const UOpRef& l : k.loops) {
+    bool keep = type_of(l.get()) == AXIS_LOOP || (local_of(axis_of(l.get())) == 1 && reduces_skip(k.sink, l.get()));
+    (keep ? serial : mapped).push_back(l);
+  }
   // thread dims: the group lanes are x; local axes follow, innermost loop first (coalescing)
   int next_dim = group ? 1 : 0;
   PtrMap<UOpRef> lexpr;

@@ -164,6 +164,19 @@ TEST(CudaCodegen, RowKernelIsOneBlockARow) {
   for (size_t at = src.find("fg_group_reduce<"); at != std::string::npos; at = src.find("fg_group_reduce<", at + 1)) reduces++;
   EXPECT_EQ(reduces, 2u) << src;  // the max and the sum
   if (cuda::nvrtc_available()) check_cuda_compile(asts[0]);
+  // a row over two axes that do not merge (a permuted input): each pass splits one of its ranges over
+  // the group and loops over the other, the outer row axis stays a loop in each thread; the work is
+  // that of reading the row a few times, not of every thread running the passes again
+  Tensor p = cpu(randv(64 * 33 * 40, 5), {64, 40, 33}).permute({0, 2, 1});
+  auto ln = kernel_asts({layernorm(p, {-2, -1}, 1e-5)});
+  ASSERT_EQ(ln.size(), 1u);
+  KernelProgram l = codegen(ln[0], cuda_target());
+  EXPECT_EQ(l.global_size[0] * l.local_size[1], 64);  // the rows: blocks x rows a block
+  EXPECT_LT(l.flops, 64 * 33 * 40 * 64) << "the passes run once a row";
+  std::string opts;
+  for (const Opt& o : l.opts) opts += opt_str(o) + " ";
+  EXPECT_NE(opts.find("GROUP(1000, 64)"), std::string::npos) << "the mean's contiguous range: " << opts;
+  if (cuda::nvrtc_available()) check_cuda_compile(ln[0]);
   // few rows: a wider group (16 rows of 4096 on 512 threads each)
   KernelProgram few = codegen(kernel_asts({cpu(randv(16 * 4096, 4), {16, 4096}).softmax(1)})[0], cuda_target());
   EXPECT_EQ(few.local_size[0], 256 * 2);
@@ -367,6 +380,8 @@ TEST(CudaDevice, OpsMatchTheCPU) {
       {"softmax odd", [](auto& a, auto&) { return a.softmax(1); }, {37, 61}, {1}},
       {"log_softmax short", [](auto& a, auto&) { return a.log_softmax(1); }, {100, 50}, {1}},
       {"layernorm 2 axes", [](auto& a, auto&) { return layernorm(a, {-2, -1}, 1e-5); }, {6, 9, 31}, {1}},
+      {"layernorm permuted", [](auto& a, auto&) { return layernorm(a.permute({0, 2, 1}), {-2, -1}, 1e-5); }, {16, 40, 33}, {1}},
+      {"x - mean, 1 row", [](auto& a, auto&) { return a.sub(a.mean()); }, {3000}, {1}},
       {"softmax 257", [](auto& a, auto&) { return a.softmax(1).mul(2); }, {9, 257}, {1}},
       {"matmul", [](auto& a, auto& b) { return a.matmul(b); }, {129, 80}, {80, 67}},
       {"matmul big", [](auto& a, auto& b) { return a.matmul(b); }, {512, 256}, {256, 384}},
