@@ -264,12 +264,13 @@ bool row_kernel_opts(OptKernel& k) {
   std::vector<std::pair<int64_t, int64_t>> splits;
   std::vector<Access> acc = accesses(k.sink);
   for (const UOp* r : reduces) {
-    const UOp* pick = r->src(r->nsrc() - 1).get();  // the range its loads walk contiguously, else the last
+    const UOp* pick = nullptr;  // the range its loads walk contiguously (coalesced over the group)
     for (size_t i = 1; i < r->nsrc(); i++)
       for (const Access& a : acc) {
         auto st = stride_of(a.index->src(1).get(), r->src(i).get());
         if (!a.store && st && *st == 1) pick = r->src(i).get();
       }
+    if (!pick) return false;  // column sums: threads along the outputs read coalesced instead
     splits.push_back({axis_of(pick), size_of(pick)});
   }
   if (!row_loops.empty()) splits.push_back({axis_of(row_loops.back().get()), size_of(row_loops.back().get())});

@@ -177,6 +177,13 @@ TEST(CudaCodegen, RowKernelIsOneBlockARow) {
   for (const Opt& o : l.opts) opts += opt_str(o) + " ";
   EXPECT_NE(opts.find("GROUP(1000, 64)"), std::string::npos) << "the mean's contiguous range: " << opts;
   if (cuda::nvrtc_available()) check_cuda_compile(ln[0]);
+  // two sums down the columns in one kernel: not a row kernel (its group would read with a stride),
+  // a thread a column as before
+  Tensor c1 = cpu(randv(512 * 300, 6), {512, 300}), c2 = cpu(randv(512 * 300, 7), {512, 300});
+  auto cols = kernel_asts({c1.sum({0}).add(c2.max({0}))});
+  ASSERT_EQ(cols.size(), 1u);
+  KernelProgram cs = codegen(cols[0], cuda_target());
+  for (const Opt& o : cs.opts) EXPECT_NE(o.kind, Opt::Kind::GROUP) << opt_str(o);
   // few rows: a wider group (16 rows of 4096 on 512 threads each)
   KernelProgram few = codegen(kernel_asts({cpu(randv(16 * 4096, 4), {16, 4096}).softmax(1)})[0], cuda_target());
   EXPECT_EQ(few.local_size[0], 256 * 2);
@@ -382,6 +389,8 @@ TEST(CudaDevice, OpsMatchTheCPU) {
       {"layernorm 2 axes", [](auto& a, auto&) { return layernorm(a, {-2, -1}, 1e-5); }, {6, 9, 31}, {1}},
       {"layernorm permuted", [](auto& a, auto&) { return layernorm(a.permute({0, 2, 1}), {-2, -1}, 1e-5); }, {16, 40, 33}, {1}},
       {"x - mean, 1 row", [](auto& a, auto&) { return a.sub(a.mean()); }, {3000}, {1}},
+      {"two column reduces", [](auto& a, auto&) { return a.sum({0}).add(a.max({0})); }, {300, 77}, {1}},
+      {"layernorm transposed", [](auto& a, auto&) { return layernorm(a.permute({1, 0}), {-1}, 1e-5); }, {300, 64}, {1}},
       {"softmax 257", [](auto& a, auto&) { return a.softmax(1).mul(2); }, {9, 257}, {1}},
       {"matmul", [](auto& a, auto& b) { return a.matmul(b); }, {129, 80}, {80, 67}},
       {"matmul big", [](auto& a, auto& b) { return a.matmul(b); }, {512, 256}, {256, 384}},
