@@ -128,6 +128,12 @@ def main():
           [a], bytes_moved=2 * n * 4)
     bench("logsumexp", f"{rows}x{cols}", lambda x: x.logsumexp(-1), lambda x: torch.logsumexp(x, -1), [a],
           bytes_moved=n * 4 + rows * 4)
+  # a language model's output: log-softmax and softmax over a 32000-word vocabulary (250 MB)
+  a = torch.randn(2048, 32000)
+  bench("log_softmax", "2048x32000", lambda x: x.log_softmax(-1), lambda x: torch.log_softmax(x, -1), [a],
+        bytes_moved=2 * a.numel() * 4)
+  bench("softmax", "2048x32000", lambda x: x.softmax(-1), lambda x: torch.softmax(x, -1), [a],
+        bytes_moved=2 * a.numel() * 4)
   for s in ([1024, 2048] if args.quick else [1024, 2048, 4096, 8192]):
     a, b = torch.randn(s, s), torch.randn(s, s)
     bench("matmul fp32", f"{s}^3", lambda x, y: x @ y, lambda x, y: x @ y, [a, b], flops=2 * s ** 3)

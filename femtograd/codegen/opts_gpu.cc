@@ -285,6 +285,9 @@ bool row_kernel_opts(OptKernel& k) {
   // kRowThreads threads run; a block's passes are a chain of latencies the other blocks hide
   constexpr int64_t kRowThreads = 1 << 16;
   while (kk < kMaxThreads && longest >= 16 * kk && blocks * kk < kRowThreads) kk *= 2;
+  // long rows: the widest group, so that few rows are in flight on an SM and the later passes find
+  // them in L2 (at 256 threads, 8 rows of 128 KB an SM overflow the 50 MB L2 of an H100)
+  if (longest >= 16384) kk = kMaxThreads;
   OptKernel t = k;
   for (auto [axis, n] : splits) {
     if (n % kk && !apply_opt(t, {Opt::Kind::PADTO, axis, kk})) return false;

@@ -140,7 +140,10 @@ struct Scheduler {
     int64_t row = 1;
     for (size_t i = 0; i < out.size(); i++)
       if (in[i] == 1 && out[i] > 1) axes.push_back(static_cast<int64_t>(i)), row *= out[i];
-    if (axes.empty() || row > max_row) return false;
+    // rows up to 8x longer fuse when there are many (256+): a kernel's parallelism is its rows (a
+    // language model's log-softmax over its vocabulary), a few long rows would leave cores idle
+    int64_t rows = row ? prod(out) / row : 0;
+    if (axes.empty() || (row > max_row && (row > 8 * max_row || rows < 256))) return false;
     for (size_t i = axes[0]; i < out.size(); i++)  // trailing: nothing but size-1 axes between
       if (out[i] > 1 && std::find(axes.begin(), axes.end(), int64_t(i)) == axes.end()) return false;
     std::vector<const UOp*> stack{expand};

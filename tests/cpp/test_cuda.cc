@@ -184,6 +184,11 @@ TEST(CudaCodegen, RowKernelIsOneBlockARow) {
   ASSERT_EQ(cols.size(), 1u);
   KernelProgram cs = codegen(cols[0], cuda_target());
   for (const Opt& o : cs.opts) EXPECT_NE(o.kind, Opt::Kind::GROUP) << opt_str(o);
+  // long rows (a 32000-word vocabulary): 1024 threads a row, so few rows are in flight on an SM and
+  // the later passes find them in L2
+  KernelProgram vocab = codegen(kernel_asts({cpu(randv(300 * 32000, 8), {300, 32000}).log_softmax(1)})[0], cuda_target());
+  EXPECT_EQ(vocab.local_size[0], 1024);
+  EXPECT_EQ(vocab.global_size[0], 300);
   // few rows: a wider group (16 rows of 4096 on 512 threads each)
   KernelProgram few = codegen(kernel_asts({cpu(randv(16 * 4096, 4), {16, 4096}).softmax(1)})[0], cuda_target());
   EXPECT_EQ(few.local_size[0], 256 * 2);

@@ -159,6 +159,14 @@ TEST(Schedule, RowFusionNeedsTrailingAxesShortRowsAndNoMovement) {
       want[i * 5 + j] = bv[j * 37 + i] - m + av[i * 5 + j];
     }
   expect_near(p.to_vector<float>(), want);
+  // rows up to 8x FUSE_ROWS fuse only when there are 256 or more of them (parallelism)
+  {
+    Context limit{{"FUSE_ROWS", 16}};
+    auto rows_of = [](int64_t r, int64_t c) { return kernels_for(Tensor::from_vector(randv(r * c, 15), {r, c}).softmax(1)); };
+    EXPECT_EQ(rows_of(300, 100), 1u);  // 100 <= 8 * 16, 300 rows
+    EXPECT_GT(rows_of(100, 100), 1u);  // too few rows
+    EXPECT_GT(rows_of(300, 200), 1u);  // too long
+  }
   // rows longer than FUSE_ROWS: a kernel each
   Context shorter{{"FUSE_ROWS", 36}};
   Tensor bt = Tensor::from_vector(bv, {5, 37});
