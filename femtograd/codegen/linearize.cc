@@ -166,13 +166,12 @@ struct Linearizer {
 
 }  // namespace
 
-
 RangeDeps range_deps(const std::vector<const UOp*>& topo) {
   RangeDeps d;
   for (const UOp* n : topo) {
     uint64_t m = 0;
     if (n->op == Op::RANGE) {
-      int b = d.bit.find(n) ? *d.bit.find(n) : static_cast<int>(d.bit.size());
+      int b = static_cast<int>(d.bit.size());  // topo holds each range once
       if (b >= 64) d.ok = false, b = 63;
       d.bit.put(n, b);
       m = uint64_t(1) << b;  // a range's size is a constant
