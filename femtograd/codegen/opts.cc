@@ -295,7 +295,6 @@ bool vectorize_axis(OptKernel& k, const UOpRef& axis, const Target& t) {
 }
 
 int64_t loop_size(const UOpRef& r) { return r->src(0)->op == Op::CONST ? r->src(0)->arg.to_int() : 0; }
-}  // namespace
 
 // The loop ids of a row kernel's passes: reduces that each loop over one range, two or more of them
 // in sequence (softmax's max then sum, layernorm's mean then variance, fused into the kernel that
@@ -312,6 +311,7 @@ std::vector<int64_t> row_passes(const UOpRef& sink) {
   if (ids.size() < 2) return {};
   return ids;
 }
+}  // namespace
 
 void hand_coded_opts(OptKernel& k, const Target& t) {
   if (getenv_int(Flag::NOOPT)) return;

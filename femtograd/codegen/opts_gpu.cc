@@ -169,8 +169,6 @@ bool apply_group(OptKernel& k, const Opt& o) {
   return true;
 }
 
-
-// spreads up to `budget` threads over the output loops, innermost first
 // an output loop that the kernel's reduces do not depend on: threads along it would each run the
 // reduces again (row fusion hoists them above it; it stays a loop in each thread)
 bool reduces_skip(const UOpRef& sink, const UOp* loop) {
@@ -183,6 +181,7 @@ bool reduces_skip(const UOpRef& sink, const UOp* loop) {
   return any;
 }
 
+// spreads up to `budget` threads over the output loops, innermost first
 void choose_locals(OptKernel& k, int64_t budget) {
   std::vector<UOpRef> loops = k.loops;
   for (auto it = loops.rbegin(); it != loops.rend() && budget >= 2; ++it) {
@@ -253,11 +252,8 @@ bool row_kernel_opts(OptKernel& k) {
   }
   if (reduces.empty() || k.loops.empty()) return false;
   std::vector<UOpRef> row_loops;  // output loops no reduce depends on
-  for (const UOpRef& l : k.loops) {
-    bool free = true;
-    for (const UOp* r : reduces) free = free && !depends_on(r, l.get());
-    if (free) row_loops.push_back(l);
-  }
+  for (const UOpRef& l : k.loops)
+    if (reduces_skip(k.sink, l.get())) row_loops.push_back(l);
   if (reduces.size() < 2 && (row_loops.empty() || reduces[0]->nsrc() != 2)) return false;
   // (axis, size): a range of every pass (a pass over two axes that do not merge loops over the
   // other in each thread), the innermost row loop (the others stay loops: gpu_map_threads)

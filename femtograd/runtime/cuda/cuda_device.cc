@@ -253,8 +253,7 @@ class CUDAAllocator final : public Allocator {
     for (size_t c = 0; c < chunks; c++) {
       if (c + 1 < chunks) issue(c + 1);
       size_t off = c * kStaging, n = std::min(kStaging, bytes - off), i = c % kStagingBuffers;
-      CUresult r = d.cuEventSynchronize(g_->staging_done[i]);
-      if (r != 0) fail(ErrorKind::Runtime, "CUDA", "copy_out: the GPU reported ", cu_error_text(r));
+      check_cu(d.cuEventSynchronize(g_->staging_done[i]), "CUDA copy_out", cat("copy of ", n, " bytes from the GPU"));
       host_copy(out + off, g_->staging[i], n);
     }
   }
